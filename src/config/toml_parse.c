@@ -695,6 +695,9 @@ static ps_status parse_key(parser *p, const char *what)
 {
     p->n_parts = 0;
     p->buf_len = 0;
+    /* Key parts are read from p->buf even when empty, so it must exist. */
+    if (!buf_reserve(p, 0))
+        return out_of_memory(p);
     for (;;) {
         if (p->n_parts == p->parts_cap) {
             if (p->n_parts > PS_TOML_MAX_DEPTH)
@@ -1483,10 +1486,10 @@ static ps_status parse_inline_table(parser *p, size_t depth, ps_toml_value **out
         skip_ws(p);
         PS_TRY(inline_newline(p));
         if (p->pos < p->len && p->text[p->pos] == ',') {
-            p->pos++;
+            size_t comma = p->pos++;
             skip_ws(p);
             if (p->pos < p->len && p->text[p->pos] == '}') {
-                status = fail(p, p->pos - 1, "a trailing comma is not allowed in an inline table");
+                status = fail(p, comma, "a trailing comma is not allowed in an inline table");
                 goto done;
             }
             continue;
