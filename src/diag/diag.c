@@ -2,11 +2,11 @@
  * Convergence diagnostics: R-hat, ESS, MCSE, quantiles, nested R-hat (see diag.h for the
  * definitions and the conventions of the R package posterior 1.4.0 that are matched).
  *
- * Every diagnostic follows the same path: the draws are split (and transformed: ranks to
- * normal scores, folding, quantile indicators, deviations from the mean) into the
- * workspace's `values` array of n_split split chains of `half` draws each; then
- * analyze_split() checks for constant values and computes split-chain moments (R-hat)
- * and autocovariances (ESS).
+ * Every diagnostic follows the same path: the draws are split and transformed (folding,
+ * quantile indicators, deviations from the mean; or rank-normalised, from one sort of all
+ * draws) into the workspace's `values` array of n_split split chains of `half` draws
+ * each; then analyze_split() checks for constant values and computes split-chain moments
+ * (R-hat) and autocovariances (ESS).
  */
 #include "diag/diag.h"
 

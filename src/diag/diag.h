@@ -27,8 +27,9 @@
  *     NAN (so all draws equal gives NAN everywhere but mean, sd and the quantiles);
  *   - too few draws: R-hat needs split chains of at least 2 draws (n_draws >= 4), ESS
  *     needs split chains of at least 3 draws (n_draws >= 6).
- * Chains that are each constant but differ from each other give R-hat = Inf, as in
- * posterior.
+ * Chains that are each constant but differ from each other have no within-chain
+ * variance: basic R-hat is Inf, as in posterior (the rank R-hat too, unless the folded
+ * draws are constant, which makes it NA).
  *
  * Draws are chain-major: draws[c * n_draws + i] is draw i of chain c, with n_chains >= 1
  * and n_draws >= 1 (other shapes give NAN).
@@ -41,8 +42,9 @@
  * one thread at a time; separate workspaces may be used from separate threads at once
  * (nothing here has global state).
  *
- * Cost: O(S log S) for S draws (sorting for ranks and quantiles; FFT autocovariances,
- * or direct ones while the truncation lag stays short).
+ * Cost: O(S log S) for S draws: one radix sort for ranks and quantiles (O(S)), normal
+ * scores cached in the workspace between calls with the same S, autocovariances summed
+ * directly for the first lags and by FFT when Geyer's truncation needs more.
  *
  * All functions here are local and know nothing of MPI.
  *

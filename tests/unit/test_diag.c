@@ -11,10 +11,6 @@
 #include "diag/diag.h"
 #include "testlib.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #define MAX_CHAINS 8
 #define MAX_DRAWS 2000
 
@@ -274,6 +270,39 @@ static void test_invariances(ps_diag_workspace *ws)
     for (int k = 0; k < 14; k++)
         CHECK(same_or_both_nan(single[k], fa[k]), "%s: single function %.17g, summary %.17g",
               summary_names[k], single[k], fa[k]);
+
+    /* The online-check triple agrees exactly with the single functions. */
+    double cr, cb, ct;
+    ps_diag_convergence(ws, x, C, N, &cr, &cb, &ct);
+    CHECK(cr == rhat && cb == bulk && ct == tail,
+          "ps_diag_convergence gives %.17g %.17g %.17g, single functions %.17g %.17g %.17g", cr, cb,
+          ct, rhat, bulk, tail);
+    ps_diag_convergence(ws, x, C, N, NULL, NULL, NULL);
+}
+
+/* Quantiles of a shuffled grid large enough for the radix sort: 0.5 (j - 501) is the j-th
+ * smallest of 1000 values (with -0 among them), so the type-7 quantile at p is
+ * 0.5 (1 + 999 p - 501). */
+static void test_large_quantiles(ps_diag_workspace *ws)
+{
+    enum { N = 1000 };
+    static double x[N];
+    for (size_t j = 0; j < N; j++)
+        x[j] = 0.5 * ((double)j - 500.0);
+    x[500] = -0.0;
+    ps_rng rng;
+    ps_rng_init(&rng, 42, 0);
+    for (size_t j = N - 1; j > 0; j--) {
+        size_t k = (size_t)ps_rng_uniform_int(&rng, j + 1);
+        double t = x[j];
+        x[j] = x[k];
+        x[k] = t;
+    }
+    const double probs[6] = {0.0, 0.05, 0.3333, 0.5, 0.95, 1.0};
+    for (int i = 0; i < 6; i++) {
+        double want = 0.5 * (1.0 + 999.0 * probs[i] - 501.0);
+        CHECK_CLOSE(ps_diag_quantile(ws, x, N, probs[i]), want, 1e-13, "quantile of the grid");
+    }
 }
 
 /* Split moments, autocovariances and their combination reproduce the whole-array results. */
@@ -466,6 +495,7 @@ int main(void)
     test_hand_ess(ws);
     test_na_rules(ws);
     test_invariances(ws);
+    test_large_quantiles(ws);
     test_building_blocks(ws);
     test_nested_rhat(ws);
     ps_diag_workspace_destroy(&ws);

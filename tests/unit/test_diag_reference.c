@@ -149,7 +149,7 @@ int main(void)
     CHECK(dir != NULL, "cannot open %s", dir_path);
     if (dir == NULL)
         TEST_EXIT();
-    char *names[MAX_CASES];
+    char *names[MAX_CASES] = {NULL};
     size_t n_names = 0;
     struct dirent *entry;
     while ((entry = readdir(dir)) != NULL) {
