@@ -21,7 +21,10 @@
  * psample's outputs are row-major, so the constrained values are scattered through a
  * permutation computed once from the names. Every name is parsed into its indices and
  * placed by them, so the order in which the library lists the elements of one variable
- * does not matter, only that each element appears exactly once.
+ * does not matter, only that each element appears exactly once. Complex values get a
+ * trailing axis of length 2 (real, imaginary); each slot of a tuple becomes a variable of
+ * its own, named as BridgeStan names it ("t:1", "t:2"); arrays of tuples interleave their
+ * slots and are refused as not supported yet. Generated quantities are not read yet.
  */
 #include <dlfcn.h>
 #include <math.h>

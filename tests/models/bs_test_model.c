@@ -138,11 +138,6 @@ int tm_declare(tm_model *m, const char *name, bool tp, int ndim, const size_t *d
     return 0;
 }
 
-double tm_log1p_exp(double x)
-{
-    return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
-}
-
 bool tm_data_has(const cJSON *data, const char *name)
 {
     return cJSON_GetObjectItemCaseSensitive(data, name) != NULL;

@@ -85,7 +85,4 @@ int tm_data_ints(const cJSON *data, const char *name, size_t n, long lo, long hi
 int tm_data_matrix(const cJSON *data, const char *name, size_t rows, size_t cols, double *out,
                    char **err);
 
-/* log(1 + exp(x)) without overflow. */
-double tm_log1p_exp(double x);
-
 #endif
