@@ -7,7 +7,10 @@
 
 #include "bs_test_util.h"
 
-enum { N_POINTS = 300, MAX_DIM = 16, MAX_OUT = 64, ROUNDS = 3 };
+enum { N_POINTS = 300, MAX_DIM = 16, MAX_OUT = 64, ROUNDS = 10 };
+
+/* Both threads start evaluating together, so that their calls overlap. */
+static pthread_barrier_t start;
 
 typedef struct reference {
     const ps_model *model;
@@ -29,10 +32,11 @@ static void *run_worker(void *arg)
     worker *w = arg;
     const reference *ref = w->ref;
     ps_model_workspace *ws = NULL;
-    if (ps_model_workspace_create(ref->model, &ws) != PS_OK) {
+    if (ps_model_workspace_create(ref->model, &ws) != PS_OK)
         w->failures++;
+    pthread_barrier_wait(&start);
+    if (ws == NULL)
         return NULL;
-    }
     for (int round = 0; round < ROUNDS; round++) {
         for (int n = 0; n < N_POINTS; n++) {
             int k = w->reverse ? N_POINTS - 1 - n : n;
@@ -122,10 +126,11 @@ static void *run_rejecter(void *arg)
 {
     rejecter *r = arg;
     ps_model_workspace *ws = NULL;
-    if (ps_model_workspace_create(r->model, &ws) != PS_OK) {
+    if (ps_model_workspace_create(r->model, &ws) != PS_OK)
         r->wrong_status++;
+    pthread_barrier_wait(&start);
+    if (ws == NULL)
         return NULL;
-    }
     for (int k = 0; k < 2000; k++) {
         double theta[2] = {r->base + 0.25 * (k % 7), 0.5}, lp, grad[2];
         ps_status st = ps_model_log_density_gradient(r->model, ws, theta, &lp, grad);
@@ -169,6 +174,7 @@ static void check_rejections(void)
 
 int main(void)
 {
+    pthread_barrier_init(&start, NULL, 2);
     static char json[65536];
     int len = snprintf(json, sizeof json, "{\"N\": 300, \"D\": 6, \"X\": [");
     for (int i = 0; i < 300; i++) {
@@ -188,5 +194,6 @@ int main(void)
                                               "\"sigma\": [15, 10, 16, 11, 9, 11, 10, 18]}");
     check_shared("shapes", "{\"extra\": 1}");
     check_rejections();
+    pthread_barrier_destroy(&start);
     TEST_EXIT();
 }
