@@ -410,7 +410,8 @@ int main(void)
         const char *name, *data;
     } more[] = {{"shapes", "{\"extra\": 1}"},
                 {"broken_construct", "{\"N\": 3, \"y\": [0.5, -1.25, 2.385]}"},
-                {"logistic_regression", "{\"N\": 0, \"D\": 2, \"X\": [], \"y\": []}"}};
+                {"logistic_regression", "{\"N\": 0, \"D\": 2, \"X\": [], \"y\": []}"},
+                {"broken_reject", ""}};
     for (size_t m = 0; m < sizeof more / sizeof more[0]; m++) {
         char path[1024];
         bst_model_path(more[m].name, path, sizeof path);
