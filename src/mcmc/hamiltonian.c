@@ -36,28 +36,21 @@ ps_status ps_chain_eval(ps_chain *chain, const double *q, double *lp, double *gr
 
 ps_status ps_leapfrog(ps_chain *chain, ps_phase_point *z, double eps, double *h)
 {
-    size_t dim = chain->dim;
     double half = 0.5 * eps;
     double *q = z->q, *p = z->p, *p_sharp = z->p_sharp, *grad = z->grad;
     /* The gradient of the potential is -grad log density, so the momentum moves along
      * +grad. */
-    for (size_t i = 0; i < dim; i++)
-        p[i] += half * grad[i];
-    ps_metric_dtau_dp(&chain->metric, p, p_sharp);
-    for (size_t i = 0; i < dim; i++)
-        q[i] += eps * p_sharp[i];
+    ps_metric_kick_drift(&chain->metric, half, grad, eps, p, p_sharp, q);
     bool usable = false;
     PS_CHECK(ps_chain_eval(chain, q, &z->lp, grad, &usable));
     if (!usable) {
         *h = INFINITY;
         return PS_OK;
     }
-    for (size_t i = 0; i < dim; i++)
-        p[i] += half * grad[i];
-    ps_metric_dtau_dp(&chain->metric, p, p_sharp);
     /* A non-finite gradient makes the kinetic energy infinite or NaN; a NaN energy counts
      * as +inf (Stan's base_nuts), so it ends the trajectory as a divergence. */
-    double energy = -z->lp + ps_metric_kinetic(dim, p, p_sharp);
+    double kinetic = ps_metric_kick_kinetic(&chain->metric, half, grad, p, p_sharp);
+    double energy = -z->lp + kinetic;
     *h = isnan(energy) ? INFINITY : energy;
     return PS_OK;
 }

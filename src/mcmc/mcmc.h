@@ -98,6 +98,16 @@ void ps_metric_dtau_dp(const ps_metric *metric, const double *p, double *p_sharp
 /* Kinetic energy 0.5 p^T inv_metric p, given p_sharp = inv_metric p. Local. */
 double ps_metric_kinetic(size_t dim, const double *p, const double *p_sharp);
 
+/* The momentum half step and position step of a leapfrog in one pass where the metric
+ * allows: p += half grad; p_sharp = inv_metric p; q += eps p_sharp. Local. */
+void ps_metric_kick_drift(const ps_metric *metric, double half, const double *grad, double eps,
+                          double *p, double *p_sharp, double *q);
+
+/* The closing momentum half step: p += half grad; p_sharp = inv_metric p; returns the
+ * kinetic energy 0.5 p . p_sharp. Local. */
+double ps_metric_kick_kinetic(const ps_metric *metric, double half, const double *grad, double *p,
+                              double *p_sharp);
+
 /* Draws delta ~ N(0, scale^2 inv_metric) (a random-walk proposal step). Local. */
 void ps_metric_sample_proposal(const ps_metric *metric, ps_rng *rng, double scale, double *delta);
 

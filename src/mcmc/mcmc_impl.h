@@ -123,13 +123,13 @@ ps_status ps_chain_init_stepsize(ps_chain *chain);
  *   p_sharp_a_out . rho > 0 and p_sharp_b_out . rho > 0 with rho = rho_a + rho_b;
  *   p_sharp_a_out . r > 0 and p_sharp_b_in . r > 0 with r = rho_a + p_b_in;
  *   p_sharp_a_in . r > 0 and p_sharp_b_out . r > 0 with r = rho_b + p_a_in.
- * Writes rho_a + rho_b to rho_sum, or adds it when accumulate is true.
+ * Writes rho_a + rho_b to rho_sum (the merged tree's sum of momenta).
  */
 bool ps_nuts_merge_criterion(size_t dim, const double *rho_a, const double *rho_b,
                              const double *p_a_in, const double *p_sharp_a_out,
                              const double *p_sharp_a_in, const double *p_b_in,
                              const double *p_sharp_b_in, const double *p_sharp_b_out,
-                             double *rho_sum, bool accumulate);
+                             double *rho_sum);
 
 /* log(exp(a) + exp(b)) that is exact for -inf arguments. */
 double ps_log_sum_exp(double a, double b);

@@ -316,12 +316,93 @@ void ps_metric_dtau_dp(const ps_metric *metric, const double *p, double *p_sharp
     }
 }
 
+/* A dot product with four independent partial sums, so that the compiler can keep several
+ * additions in flight (a fixed order: results do not depend on the machine). */
+static double dot(size_t n, const double *a, const double *b)
+{
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < n; i++)
+        s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
 double ps_metric_kinetic(size_t dim, const double *p, const double *p_sharp)
 {
-    double s = 0.0;
-    for (size_t i = 0; i < dim; i++)
-        s += p[i] * p_sharp[i];
-    return 0.5 * s;
+    return 0.5 * dot(dim, p, p_sharp);
+}
+
+void ps_metric_kick_drift(const ps_metric *metric, double half, const double *grad, double eps,
+                          double *p, double *p_sharp, double *q)
+{
+    size_t dim = metric->dim;
+    switch (metric->kind) {
+    case PS_METRIC_UNIT:
+        for (size_t i = 0; i < dim; i++) {
+            double pi = p[i] + half * grad[i];
+            p[i] = pi;
+            p_sharp[i] = pi;
+            q[i] += eps * pi;
+        }
+        break;
+    case PS_METRIC_DIAG: {
+        const double *a = metric->inv_metric;
+        for (size_t i = 0; i < dim; i++) {
+            double pi = p[i] + half * grad[i];
+            double si = a[i] * pi;
+            p[i] = pi;
+            p_sharp[i] = si;
+            q[i] += eps * si;
+        }
+        break;
+    }
+    case PS_METRIC_DENSE:
+        for (size_t i = 0; i < dim; i++)
+            p[i] += half * grad[i];
+        ps_metric_dtau_dp(metric, p, p_sharp);
+        for (size_t i = 0; i < dim; i++)
+            q[i] += eps * p_sharp[i];
+        break;
+    }
+}
+
+double ps_metric_kick_kinetic(const ps_metric *metric, double half, const double *grad, double *p,
+                              double *p_sharp)
+{
+    size_t dim = metric->dim;
+    if (metric->kind == PS_METRIC_DENSE) {
+        for (size_t i = 0; i < dim; i++)
+            p[i] += half * grad[i];
+        ps_metric_dtau_dp(metric, p, p_sharp);
+        return 0.5 * dot(dim, p, p_sharp);
+    }
+    const double *a = metric->kind == PS_METRIC_DIAG ? metric->inv_metric : NULL;
+    double s0 = 0.0, s1 = 0.0;
+    size_t i = 0;
+    for (; i + 2 <= dim; i += 2) {
+        double p0 = p[i] + half * grad[i], p1 = p[i + 1] + half * grad[i + 1];
+        double q0 = a ? a[i] * p0 : p0, q1 = a ? a[i + 1] * p1 : p1;
+        p[i] = p0;
+        p[i + 1] = p1;
+        p_sharp[i] = q0;
+        p_sharp[i + 1] = q1;
+        s0 += p0 * q0;
+        s1 += p1 * q1;
+    }
+    for (; i < dim; i++) {
+        double p0 = p[i] + half * grad[i];
+        double q0 = a ? a[i] * p0 : p0;
+        p[i] = p0;
+        p_sharp[i] = q0;
+        s0 += p0 * q0;
+    }
+    return 0.5 * (s0 + s1);
 }
 
 void ps_metric_sample_proposal(const ps_metric *metric, ps_rng *rng, double scale, double *delta)

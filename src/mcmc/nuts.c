@@ -140,34 +140,62 @@ bool ps_nuts_merge_criterion(size_t dim, const double *rho_a, const double *rho_
                              const double *p_a_in, const double *p_sharp_a_out,
                              const double *p_sharp_a_in, const double *p_b_in,
                              const double *p_sharp_b_in, const double *p_sharp_b_out,
-                             double *rho_sum, bool accumulate)
+                             double *rho_sum)
 {
     /* One pass over the vectors for the three checks of Stan's base_nuts (the merged tree,
-     * then "satisfaction between subtrees" in both directions). */
-    double merged_out_a = 0.0, merged_out_b = 0.0;
-    double left_a = 0.0, left_b = 0.0, right_a = 0.0, right_b = 0.0;
-    for (size_t i = 0; i < dim; i++) {
-        double rho = rho_a[i] + rho_b[i];
-        rho_sum[i] = accumulate ? rho_sum[i] + rho : rho;
-        merged_out_a += p_sharp_a_out[i] * rho;
-        merged_out_b += p_sharp_b_out[i] * rho;
-        double rho_left = rho_a[i] + p_b_in[i];
-        left_a += p_sharp_a_out[i] * rho_left;
-        left_b += p_sharp_b_in[i] * rho_left;
-        double rho_right = rho_b[i] + p_a_in[i];
-        right_a += p_sharp_a_in[i] * rho_right;
-        right_b += p_sharp_b_out[i] * rho_right;
+     * then "satisfaction between subtrees" in both directions). Each of the six dot
+     * products keeps two partial sums, of the even and of the odd elements, in the lanes of
+     * a two-double vector (GCC/Clang vector extension): the order of the additions is
+     * fixed, so results do not depend on the compiler or the machine. */
+    typedef double pair __attribute__((vector_size(16)));
+    pair s[6] = {{0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}, {0.0, 0.0}};
+    size_t i = 0;
+#define LOAD(v, x) memcpy(&(v), (x) + i, sizeof(pair))
+    for (; i + 2 <= dim; i += 2) {
+        pair ra, rb, pbi, pai, sao, sbo, sai, sbi;
+        LOAD(ra, rho_a);
+        LOAD(rb, rho_b);
+        LOAD(pbi, p_b_in);
+        LOAD(pai, p_a_in);
+        LOAD(sao, p_sharp_a_out);
+        LOAD(sbo, p_sharp_b_out);
+        LOAD(sai, p_sharp_a_in);
+        LOAD(sbi, p_sharp_b_in);
+        pair rho = ra + rb;
+        memcpy(rho_sum + i, &rho, sizeof rho);
+        pair rho_left = ra + pbi, rho_right = rb + pai;
+        s[0] += sao * rho;
+        s[1] += sbo * rho;
+        s[2] += sao * rho_left;
+        s[3] += sbi * rho_left;
+        s[4] += sai * rho_right;
+        s[5] += sbo * rho_right;
     }
-    return merged_out_a > 0.0 && merged_out_b > 0.0 && left_a > 0.0 && left_b > 0.0 &&
-           right_a > 0.0 && right_b > 0.0;
+#undef LOAD
+    for (; i < dim; i++) {
+        double rho = rho_a[i] + rho_b[i];
+        rho_sum[i] = rho;
+        double rho_left = rho_a[i] + p_b_in[i];
+        double rho_right = rho_b[i] + p_a_in[i];
+        s[0][0] += p_sharp_a_out[i] * rho;
+        s[1][0] += p_sharp_b_out[i] * rho;
+        s[2][0] += p_sharp_a_out[i] * rho_left;
+        s[3][0] += p_sharp_b_in[i] * rho_left;
+        s[4][0] += p_sharp_a_in[i] * rho_right;
+        s[5][0] += p_sharp_b_out[i] * rho_right;
+    }
+    bool ok = true;
+    for (int k = 0; k < 6; k++)
+        ok = ok && s[k][0] + s[k][1] > 0.0;
+    return ok;
 }
 
 /*
  * Builds a subtree of 2^depth leapfrog steps from z in direction sign (Stan's
  * base_nuts::build_tree). p_beg/p_sharp_beg receive the momentum of the subtree's state
- * next to the existing trajectory, p_end/p_sharp_end that of its far end; rho accumulates
- * the subtree's momenta; log_sum_weight accumulates its log weight; *propose receives its
- * multinomial proposal. *valid is false when the subtree diverged or turned back on itself.
+ * next to the existing trajectory, p_end/p_sharp_end that of its far end; rho receives
+ * the sum of the subtree's momenta; log_sum_weight accumulates its log weight; *propose receives
+ * its multinomial proposal. *valid is false when the subtree diverged or turned back on itself.
  */
 static ps_status build_tree(ps_chain *chain, nuts_state *s, int depth, ps_phase_point *z,
                             nuts_sample **propose, double *p_sharp_beg, double *p_sharp_end,
@@ -196,8 +224,7 @@ static ps_status build_tree(ps_chain *chain, nuts_state *s, int depth, ps_phase_
         memcpy(p_sharp_end, z->p_sharp, dim * sizeof(double));
         memcpy(p_beg, z->p, dim * sizeof(double));
         memcpy(p_end, z->p, dim * sizeof(double));
-        for (size_t i = 0; i < dim; i++)
-            rho[i] += z->p[i];
+        memcpy(rho, z->p, dim * sizeof(double));
         *valid = true;
         return PS_OK;
     }
@@ -205,7 +232,6 @@ static ps_status build_tree(ps_chain *chain, nuts_state *s, int depth, ps_phase_
     nuts_level *level = &s->levels[depth];
     /* The initial subtree, next to the existing trajectory. */
     double log_sum_weight_init = -INFINITY;
-    memset(level->rho_init, 0, dim * sizeof(double));
     bool valid_init = false;
     PS_CHECK(build_tree(chain, s, depth - 1, z, propose, p_sharp_beg, level->p_sharp_init_end,
                         level->rho_init, p_beg, level->p_init_end, sign, &log_sum_weight_init,
@@ -216,7 +242,6 @@ static ps_status build_tree(ps_chain *chain, nuts_state *s, int depth, ps_phase_
     }
     /* The final subtree, continuing from where the initial one ended. */
     double log_sum_weight_final = -INFINITY;
-    memset(level->rho_final, 0, dim * sizeof(double));
     bool valid_final = false;
     PS_CHECK(build_tree(chain, s, depth - 1, z, &level->propose_final, level->p_sharp_final_beg,
                         p_sharp_end, level->rho_final, level->p_final_beg, p_end, sign,
@@ -241,7 +266,7 @@ static ps_status build_tree(ps_chain *chain, nuts_state *s, int depth, ps_phase_
      * by the first state of the other half. */
     *valid = ps_nuts_merge_criterion(dim, level->rho_init, level->rho_final, level->p_init_end,
                                      p_sharp_beg, level->p_sharp_init_end, level->p_final_beg,
-                                     level->p_sharp_final_beg, p_sharp_end, rho, true);
+                                     level->p_sharp_final_beg, p_sharp_end, rho);
     return PS_OK;
 }
 
@@ -291,7 +316,6 @@ static ps_status nuts_step(ps_chain *chain, void *state, ps_iter_stats *stats)
             memcpy(s->rho_bck, s->rho, bytes);
             memcpy(s->p_bck_fwd, s->p_fwd_fwd, bytes);
             memcpy(s->p_sharp_bck_fwd, s->p_sharp_fwd_fwd, bytes);
-            memset(s->rho_fwd, 0, bytes);
             PS_CHECK(build_tree(chain, s, depth, z_fwd, &s->z_propose, s->p_sharp_fwd_bck,
                                 s->p_sharp_fwd_fwd, s->rho_fwd, s->p_fwd_bck, s->p_fwd_fwd, 1.0,
                                 &log_sum_weight_subtree, &valid));
@@ -300,7 +324,6 @@ static ps_status nuts_step(ps_chain *chain, void *state, ps_iter_stats *stats)
             memcpy(s->rho_fwd, s->rho, bytes);
             memcpy(s->p_fwd_bck, s->p_bck_bck, bytes);
             memcpy(s->p_sharp_fwd_bck, s->p_sharp_bck_bck, bytes);
-            memset(s->rho_bck, 0, bytes);
             PS_CHECK(build_tree(chain, s, depth, z_bck, &s->z_propose, s->p_sharp_bck_fwd,
                                 s->p_sharp_bck_bck, s->rho_bck, s->p_bck_fwd, s->p_bck_bck, -1.0,
                                 &log_sum_weight_subtree, &valid));
@@ -320,9 +343,9 @@ static ps_status nuts_step(ps_chain *chain, void *state, ps_iter_stats *stats)
         log_sum_weight = ps_log_sum_exp(log_sum_weight, log_sum_weight_subtree);
 
         /* The criterion across the whole trajectory and across the two merged subtrees. */
-        bool persist = ps_nuts_merge_criterion(
-            dim, s->rho_bck, s->rho_fwd, s->p_bck_fwd, s->p_sharp_bck_bck, s->p_sharp_bck_fwd,
-            s->p_fwd_bck, s->p_sharp_fwd_bck, s->p_sharp_fwd_fwd, s->rho, false);
+        bool persist = ps_nuts_merge_criterion(dim, s->rho_bck, s->rho_fwd, s->p_bck_fwd,
+                                               s->p_sharp_bck_bck, s->p_sharp_bck_fwd, s->p_fwd_bck,
+                                               s->p_sharp_fwd_bck, s->p_sharp_fwd_fwd, s->rho);
         if (!persist)
             break;
     }

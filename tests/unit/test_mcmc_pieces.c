@@ -392,31 +392,29 @@ static void test_criterion(void)
     /* One-dimensional subtrees of two leaves each, A = (p1, p2), B = (p3, p4), unit metric
      * (p_sharp = p): rho_a = p1 + p2, p_a_in = p2, p_b_in = p3. */
     double rho[1];
-#define CRIT(p1, p2, p3, p4, accumulate)                                                           \
+#define CRIT(p1, p2, p3, p4)                                                                       \
     ps_nuts_merge_criterion(1, (double[]){(p1) + (p2)}, (double[]){(p3) + (p4)}, (double[]){p2},   \
                             (double[]){p1}, (double[]){p2}, (double[]){p3}, (double[]){p3},        \
-                            (double[]){p4}, rho, accumulate)
+                            (double[]){p4}, rho)
     rho[0] = 0.0;
-    CHECK(CRIT(1.0, 1.0, 1.0, 1.0, false), "straight trajectory reported as a U-turn");
-    CHECK(rho[0] == 4.0, "rho is %g, expected 4", rho[0]);
     rho[0] = 10.0;
-    CHECK(CRIT(1.0, 1.0, 1.0, 1.0, true) && rho[0] == 14.0, "accumulated rho is %g, expected 14",
-          rho[0]);
+    CHECK(CRIT(1.0, 1.0, 1.0, 1.0), "straight trajectory reported as a U-turn");
+    CHECK(rho[0] == 4.0, "rho is %g, expected 4 (the merged sum, not added to 10)", rho[0]);
     /* Merged check passes (rho = 1: 1 * 1 > 0 and 2 * 1 > 0), but across the subtrees
      * rho_a + p3 = -1 gives p1 * -1 < 0: only the first extra check stops it. */
-    CHECK(!CRIT(1.0, 1.0, -3.0, 2.0, false), "U-turn between subtrees (left) missed");
+    CHECK(!CRIT(1.0, 1.0, -3.0, 2.0), "U-turn between subtrees (left) missed");
     /* Merged (rho = 1.5) and left (rho_a + p3 = 0.5) pass; rho_b + p2 = -0.5 gives
      * p4 * -0.5 < 0: only the second extra check stops it. */
-    CHECK(!CRIT(2.0, -3.0, 1.5, 1.0, false), "U-turn between subtrees (right) missed");
+    CHECK(!CRIT(2.0, -3.0, 1.5, 1.0), "U-turn between subtrees (right) missed");
     /* The merged check alone: rho = -1 against p1 = 1. */
-    CHECK(!CRIT(1.0, 0.0, -2.0, 0.0, false), "U-turn across the merged tree missed");
+    CHECK(!CRIT(1.0, 0.0, -2.0, 0.0), "U-turn across the merged tree missed");
 #undef CRIT
     /* With a metric, the check uses p_sharp, not p: p = (1, 1) on both ends and rho = (1, 1)
      * but p_sharp = (1, -3) makes p_sharp . rho < 0. */
     double r2[2];
-    bool ok = ps_nuts_merge_criterion(
-        2, (double[]){0.5, 0.5}, (double[]){0.5, 0.5}, (double[]){1, 1}, (double[]){1, -3},
-        (double[]){1, 1}, (double[]){1, 1}, (double[]){1, 1}, (double[]){1, 1}, r2, false);
+    bool ok = ps_nuts_merge_criterion(2, (double[]){0.5, 0.5}, (double[]){0.5, 0.5},
+                                      (double[]){1, 1}, (double[]){1, -3}, (double[]){1, 1},
+                                      (double[]){1, 1}, (double[]){1, 1}, (double[]){1, 1}, r2);
     CHECK(!ok, "criterion ignored p_sharp");
 }
 
