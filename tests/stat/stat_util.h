@@ -8,8 +8,10 @@
  * A test fails when any |z| > Z_MAX (4.5) or when more quantities than a binomial bound k
  * have |z| > 3. Under a correct sampler z is close to N(0, 1), so with m quantities
  *   P(false failure) <= m P(|Z| > 4.5) + P(Binomial(m, P(|Z| > 3)) > k),
- * with k the smallest count whose binomial tail is below 1e-4 (a union bound, valid for
- * correlated quantities too). Each test prints its table, k and this rate.
+ * with k the smallest count whose binomial tail is below 1e-4. The first term is a union
+ * bound and holds for correlated quantities too; the binomial term treats the quantities
+ * as independent (tests say where they are not). Each test prints its table, k and the
+ * rate. Every judged quantity must also have R-hat < 1.05.
  */
 #ifndef PS_TEST_STAT_UTIL_H
 #define PS_TEST_STAT_UTIL_H
@@ -32,11 +34,14 @@ typedef struct stat_run {
     double *draws;    /* n_values * n_chains * n_draws */
     double *lp;       /* n_chains * n_draws */
     long divergences; /* in sampling */
+    long warmup_divergences;
     long max_depth_hits;
     long gradients; /* gradient evaluations, all chains, warmup and sampling */
     double mean_accept;
     double step_size_min, step_size_max;
-    double *div_first; /* value 0 at each divergent sampling iteration (n_chains*n_draws) */
+    /* Position 0 (unconstrained) after each divergent iteration, warmup and sampling (the
+     * first n_chains * n_draws of them). */
+    double *div_first;
     long n_div_first;
     double seconds;
 } stat_run;
@@ -90,8 +95,12 @@ static inline bool stat_sample(const ps_model *model, const ps_chain_settings *s
         for (int64_t it = 0; st == PS_OK && it < s.warmup + (int64_t)n_draws; it++) {
             ps_iter_stats stats;
             st = ps_chain_step(chain, &stats);
-            if (st != PS_OK || it < s.warmup)
+            if (st == PS_OK && stats.diverging)
+                r->div_first[r->n_div_first++ % (n_chains * n_draws)] = ps_chain_position(chain)[0];
+            if (st != PS_OK || it < s.warmup) {
+                r->warmup_divergences += st == PS_OK && stats.diverging;
                 continue;
+            }
             size_t i = (size_t)(it - s.warmup);
             if (constrained)
                 st = ps_chain_constrain(chain, out);
@@ -100,8 +109,6 @@ static inline bool stat_sample(const ps_model *model, const ps_chain_settings *s
             for (size_t k = 0; k < n_values; k++)
                 r->draws[(k * n_chains + c) * n_draws + i] = out[k];
             r->lp[c * n_draws + i] = stats.lp;
-            if (stats.diverging)
-                r->div_first[r->n_div_first++] = ps_chain_position(chain)[0];
             r->divergences += stats.diverging;
             r->max_depth_hits += stats.reached_max_treedepth;
             accept_sum += stats.acceptance_rate;
@@ -121,11 +128,12 @@ static inline bool stat_sample(const ps_model *model, const ps_chain_settings *s
     ps_free(out);
     r->mean_accept = accept_sum / (double)(n_chains * n_draws);
     r->seconds = ps_time_now() - t0;
-    printf("%s/%s: %zu chains x (%lld warmup + %zu draws), %.2f s, %ld gradients, step size "
-           "%.3g..%.3g, mean acceptance %.3f, %ld divergences, %ld max-depth hits\n",
-           settings->algorithm, ps_metric_kind_name(settings->metric), n_chains,
-           (long long)settings->warmup, n_draws, r->seconds, r->gradients, r->step_size_min,
-           r->step_size_max, r->mean_accept, r->divergences, r->max_depth_hits);
+    printf(
+        "%s/%s: %zu chains x (%lld warmup + %zu draws), %.2f s, %ld gradients, step size "
+        "%.3g..%.3g, mean acceptance %.3f, %ld divergences (%ld in warmup), %ld max-depth hits\n",
+        settings->algorithm, ps_metric_kind_name(settings->metric), n_chains,
+        (long long)settings->warmup, n_draws, r->seconds, r->gradients, r->step_size_min,
+        r->step_size_max, r->mean_accept, r->divergences, r->warmup_divergences, r->max_depth_hits);
     return ok;
 }
 
