@@ -73,7 +73,7 @@ static inline const char *test_gauss_ws_message(const void *ws)
 }
 
 static inline ps_status test_gauss_lpg(const void *impl, void *ws, const double *x, double *lp,
-                                double *grad)
+                                       double *grad)
 {
     test_gauss *g = (test_gauss *)impl;
     test_gauss_ws *w = ws;
@@ -109,7 +109,8 @@ static inline ps_status test_gauss_lpg(const void *impl, void *ws, const double 
     return PS_OK;
 }
 
-static inline ps_status test_gauss_constrain(const void *impl, void *ws, const double *x, double *out)
+static inline ps_status test_gauss_constrain(const void *impl, void *ws, const double *x,
+                                             double *out)
 {
     const test_gauss *g = impl;
     (void)ws;
@@ -134,8 +135,8 @@ static const ps_model_ops test_gauss_ops = {
  * *impl_out (may be NULL) receives the implementation to inspect evaluation counts.
  */
 static inline ps_status test_gauss_create(size_t dim, const double *mean, const double *prec,
-                                   const double *sd, test_fault fault, double threshold,
-                                   ps_model **out, test_gauss **impl_out)
+                                          const double *sd, test_fault fault, double threshold,
+                                          ps_model **out, test_gauss **impl_out)
 {
     test_gauss *g = ps_calloc(1, sizeof *g);
     if (g == NULL)
