@@ -315,6 +315,71 @@ static void test_window_accumulator(const ps_model *model)
     ps_chain_destroy(&chain);
 }
 
+/* The driver's pooled window with three chains: the accumulators merged in chain-id order
+ * equal the Welford state of all their window draws (to rounding), every chain receives the
+ * same metric, and the chains go on with it. */
+static void test_pooled_three_chains(const ps_model *model)
+{
+    enum { C = 3 };
+    ps_chain *chains[C] = {NULL, NULL, NULL};
+    static double window[C][25][2];
+    ps_welford all, merged;
+    CHECK(ps_welford_init(&all, 2, true) == PS_OK && ps_welford_init(&merged, 2, true) == PS_OK,
+          "welford init failed");
+    for (int c = 0; c < C; c++)
+        chains[c] = make_chain(model, "nuts", PS_METRIC_DENSE, WARMUP, (uint64_t)c, true);
+    for (int it = 0; it < WARMUP + 20; it++) {
+        int pending = 0;
+        for (int c = 0; c < C; c++) {
+            ps_iter_stats st;
+            if (chains[c] == NULL || ps_chain_step(chains[c], &st) != PS_OK) {
+                CHECK(0, "chain %d failed at %d", c, it);
+                goto done;
+            }
+            if (it >= 75 && it <= 99)
+                memcpy(window[c][it - 75], ps_chain_position(chains[c]), 2 * sizeof(double));
+            pending += ps_chain_window_pending(chains[c]);
+        }
+        if (pending == 0)
+            continue;
+        CHECK(pending == C && it == 99, "%d chains pending at %d, expected all at 99", pending, it);
+        for (int c = 0; c < C; c++) {
+            ps_welford_merge(&merged, ps_chain_window_accumulator(chains[c]));
+            for (int k = 0; k < 25; k++)
+                ps_welford_add(&all, window[c][k]);
+        }
+        CHECK(merged.n == 75 && all.n == 75, "merged %llu draws, expected 75",
+              (unsigned long long)merged.n);
+        for (int k = 0; k < 2; k++)
+            CHECK_CLOSE(merged.mean[k], all.mean[k], 1e-13, "pooled window mean");
+        for (int k = 0; k < 4; k++)
+            if (k != 2) /* the upper triangle is not kept */
+                CHECK(fabs(merged.m2[k] - all.m2[k]) <= 1e-12 * (fabs(all.m2[0]) + fabs(all.m2[3])),
+                      "pooled m2[%d] is %.17g, expected %.17g", k, merged.m2[k], all.m2[k]);
+        double metric[4];
+        CHECK(ps_welford_regularized_metric(&merged, metric), "no pooled metric");
+        for (int c = 0; c < C; c++)
+            CHECK(ps_chain_install_metric(chains[c], metric) == PS_OK, "install failed");
+        for (int c = 0; c < C; c++)
+            CHECK(memcmp(ps_chain_metric(chains[c])->inv_metric, metric, sizeof metric) == 0 &&
+                      !ps_chain_window_pending(chains[c]) &&
+                      ps_chain_window_accumulator(chains[c])->n == 0,
+                  "chain %d did not take the pooled metric", c);
+        /* A driver may also pool the step sizes, e.g. their geometric mean. */
+        double log_sum = 0.0;
+        for (int c = 0; c < C; c++)
+            log_sum += log(ps_chain_step_size(chains[c]));
+        for (int c = 0; c < C; c++)
+            ps_chain_set_step_size(chains[c], exp(log_sum / C));
+        CHECK(ps_chain_step_size(chains[0]) == ps_chain_step_size(chains[2]), "step sizes not set");
+    }
+done:
+    ps_welford_fini(&all);
+    ps_welford_fini(&merged);
+    for (int c = 0; c < C; c++)
+        ps_chain_destroy(&chains[c]);
+}
+
 /* No step allocates: the allocation counter does not move over warmup (with window ends)
  * and sampling. */
 static void test_no_allocation(const ps_model *model)
@@ -523,6 +588,7 @@ int main(void)
     test_pooled_equals_local(model, PS_METRIC_DIAG);
     test_pooled_equals_local(model, PS_METRIC_DENSE);
     test_window_accumulator(model);
+    test_pooled_three_chains(model);
     test_no_allocation(model);
     test_save_restore(model);
     test_warnings(model);
