@@ -465,6 +465,11 @@ double ps_chain_log_density(const ps_chain *chain)
     return chain->lp;
 }
 
+ps_model_workspace *ps_chain_model_workspace(ps_chain *chain)
+{
+    return chain->ws;
+}
+
 unsigned long long ps_chain_gradient_count(const ps_chain *chain)
 {
     return ps_model_workspace_gradient_count(chain->ws);

@@ -347,6 +347,9 @@ bool ps_chain_in_warmup(const ps_chain *chain);
 /* The current point (unconstrained, dim values; valid until the next step). */
 const double *ps_chain_position(const ps_chain *chain);
 double ps_chain_log_density(const ps_chain *chain);
+/* The chain's model workspace (for timing and counters). */
+ps_model_workspace *ps_chain_model_workspace(ps_chain *chain);
+
 /* Gradient evaluations made by this chain's workspace. */
 unsigned long long ps_chain_gradient_count(const ps_chain *chain);
 /* Writes the constrained output (ps_model_output_size values) of the current point. */

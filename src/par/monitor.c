@@ -155,9 +155,10 @@ ps_status ps_monitor_append(ps_monitor *m, size_t n_draws, const double *block, 
         m->rcounts[r] = (int)((size_t)l->count[r] * owned * n_draws);
         m->rdispls[r] = (int)((size_t)l->first[r] * owned * n_draws);
     }
-    ps_mpi_must(MPI_Alltoallv(sendbuf, m->scounts, m->sdispls, MPI_DOUBLE, recvbuf, m->rcounts,
-                              m->rdispls, MPI_DOUBLE, m->comm),
-                "MPI_Alltoallv", m->comm);
+    ps_par_note(send_total * sizeof(double));
+    PS_MPI(MPI_Alltoallv(sendbuf, m->scounts, m->sdispls, MPI_DOUBLE, recvbuf, m->rcounts,
+                         m->rdispls, MPI_DOUBLE, m->comm),
+           "MPI_Alltoallv", m->comm);
     /* recvbuf: for each chain (in chain order), for each owned quantity, the draws. */
     for (size_t c = 0; c < chains; c++)
         for (size_t q = 0; q < owned; q++)
@@ -230,8 +231,9 @@ ps_status ps_monitor_check(ps_monitor *m, ps_convergence *out)
                 worst[k].index = (int)q;
             }
     }
-    ps_mpi_must(MPI_Allreduce(worst, global, 3, MPI_DOUBLE_INT, MPI_MAXLOC, m->comm),
-                "MPI_Allreduce", m->comm);
+    ps_par_note(sizeof worst);
+    PS_MPI(MPI_Allreduce(worst, global, 3, MPI_DOUBLE_INT, MPI_MAXLOC, m->comm), "MPI_Allreduce",
+           m->comm);
     out->n_draws = n;
     bool none = global[0].index == INT_MAX;
     out->max_rhat = none ? NAN : global[0].value;
@@ -261,9 +263,9 @@ ps_status ps_monitor_summarize(ps_monitor *m, ps_diag_summary *rows)
             m->rcounts[r] = (int)((m->share_lo[r + 1] - m->share_lo[r]) * SUMMARY_FIELDS);
             m->rdispls[r] = (int)(m->share_lo[r] * SUMMARY_FIELDS);
         }
-        ps_mpi_must(MPI_Gatherv(mine, (int)(owned * SUMMARY_FIELDS), MPI_DOUBLE, rows, m->rcounts,
-                                m->rdispls, MPI_DOUBLE, 0, m->comm),
-                    "MPI_Gatherv", m->comm);
+        PS_MPI(MPI_Gatherv(mine, (int)(owned * SUMMARY_FIELDS), MPI_DOUBLE, rows, m->rcounts,
+                           m->rdispls, MPI_DOUBLE, 0, m->comm),
+               "MPI_Gatherv", m->comm);
     }
     ps_free(mine);
     return st;
@@ -297,9 +299,9 @@ ps_status ps_monitor_digest(ps_monitor *m, uint64_t *digest)
             m->rcounts[r] = (int)(m->share_lo[r + 1] - m->share_lo[r]);
             m->rdispls[r] = (int)m->share_lo[r];
         }
-        ps_mpi_must(MPI_Allgatherv(mine, (int)owned, MPI_UINT64_T, all, m->rcounts, m->rdispls,
-                                   MPI_UINT64_T, m->comm),
-                    "MPI_Allgatherv", m->comm);
+        PS_MPI(MPI_Allgatherv(mine, (int)owned, MPI_UINT64_T, all, m->rcounts, m->rdispls,
+                              MPI_UINT64_T, m->comm),
+               "MPI_Allgatherv", m->comm);
         *digest = fnv1a(FNV_OFFSET, all, m->n_quantities * sizeof *all);
     }
     ps_free(mine);

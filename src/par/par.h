@@ -27,6 +27,27 @@ ps_status ps_comm_agree(MPI_Comm comm, ps_status local);
  * on failure, aborts the whole job with a message tagged by rank (STYLE.md). */
 void ps_mpi_must(int code, const char *call, MPI_Comm comm);
 
+/* Counters of collective calls made by this process and the bytes it contributed to
+ * them (for the run report and the communication model of the benchmarks). Local. */
+typedef struct ps_par_counters {
+    uint64_t calls;
+    double bytes;
+    double seconds; /* inside MPI collective calls, waiting for peers included */
+} ps_par_counters;
+void ps_par_note(size_t bytes);
+void ps_par_add_seconds(double seconds);
+
+/* Runs a collective MPI call, timing it for the counters and aborting the job on failure
+ * (ps_mpi_must). */
+#define PS_MPI(call, name, comm)                                                                   \
+    do {                                                                                           \
+        double ps_mpi_t0_ = ps_time_now();                                                         \
+        int ps_mpi_rc_ = (call);                                                                   \
+        ps_par_add_seconds(ps_time_now() - ps_mpi_t0_);                                            \
+        ps_mpi_must(ps_mpi_rc_, (name), (comm));                                                   \
+    } while (0)
+ps_par_counters ps_par_counters_get(void);
+
 /* Translates an MPI error code into PS_ERR_MPI with a message naming the call. Local. */
 ps_status ps_mpi_error(int code, const char *call);
 

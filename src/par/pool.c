@@ -96,9 +96,10 @@ ps_status ps_pool_metric(MPI_Comm comm, const ps_layout *l, const ps_welford *co
         mine[c * rec] = (double)local_acc[c]->n;
         memcpy(mine + c * rec + 1, local_acc[c]->mean, dim * sizeof(double));
     }
-    ps_mpi_must(MPI_Allgatherv(mine, (int)(n_local * rec), MPI_DOUBLE, all, counts, displs,
-                               MPI_DOUBLE, comm),
-                "MPI_Allgatherv", comm);
+    ps_par_note(n_local * rec * sizeof(double));
+    PS_MPI(MPI_Allgatherv(mine, (int)(n_local * rec), MPI_DOUBLE, all, counts, displs, MPI_DOUBLE,
+                          comm),
+           "MPI_Allgatherv", comm);
 
     /* 2. The sequence of merged means (the same on every rank): chain c contributes
      * delta_c = mean_c - mean_(0..c-1) with weight coef_c = n_(0..c-1) n_c / n_(0..c). The
@@ -144,9 +145,10 @@ ps_status ps_pool_metric(MPI_Comm comm, const ps_layout *l, const ps_welford *co
         counts[r] = (int)((size_t)l->count[r] * my_entries);
         displs[r] = (int)((size_t)l->first[r] * my_entries);
     }
-    ps_mpi_must(MPI_Alltoallv(sendbuf, scounts, sdispls, MPI_DOUBLE, recvbuf, counts, displs,
-                              MPI_DOUBLE, comm),
-                "MPI_Alltoallv", comm);
+    ps_par_note(send_total * sizeof(double));
+    PS_MPI(MPI_Alltoallv(sendbuf, scounts, sdispls, MPI_DOUBLE, recvbuf, counts, displs, MPI_DOUBLE,
+                         comm),
+           "MPI_Alltoallv", comm);
     double *share = merged + lo;
     for (size_t e = 0; e < my_entries; e++)
         share[e] = 0.0;
@@ -173,9 +175,10 @@ ps_status ps_pool_metric(MPI_Comm comm, const ps_layout *l, const ps_welford *co
         counts[r] = (int)(rhi - rlo);
         displs[r] = (int)rlo;
     }
-    ps_mpi_must(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, merged, counts, displs,
-                               MPI_DOUBLE, comm),
-                "MPI_Allgatherv", comm);
+    ps_par_note(my_entries * sizeof(double));
+    PS_MPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, merged, counts, displs, MPI_DOUBLE,
+                          comm),
+           "MPI_Allgatherv", comm);
     memcpy(pooled.m2, merged, n_entries * sizeof(double));
     *n_points = total;
     if (!ps_welford_regularized_metric(&pooled, inv_metric))
@@ -217,9 +220,11 @@ ps_status ps_gather_chain_values(MPI_Comm comm, const ps_layout *l, const double
         st = chain_counts(l, 1, counts, displs);
     st = ps_comm_agree(comm, st);
     if (st == PS_OK)
-        ps_mpi_must(MPI_Allgatherv(local_values, counts[l->rank], MPI_DOUBLE, all, counts, displs,
-                                   MPI_DOUBLE, comm),
-                    "MPI_Allgatherv", comm);
+        ps_par_note((size_t)counts[l->rank] * sizeof(double));
+    if (st == PS_OK)
+        PS_MPI(MPI_Allgatherv(local_values, counts[l->rank], MPI_DOUBLE, all, counts, displs,
+                              MPI_DOUBLE, comm),
+               "MPI_Allgatherv", comm);
     ps_free(counts);
     ps_free(displs);
     return st;

@@ -6,6 +6,7 @@
 
 #include "mcmc/mcmc.h"
 #include "par/par.h"
+#include "run/run.h"
 
 #define PS_RUN_FNV_OFFSET UINT64_C(0xcbf29ce484222325)
 
@@ -28,11 +29,17 @@ typedef struct ps_run_slot {
     double energy_prev, energy_sq_diff, energy_mean, energy_m2;
     uint64_t energy_n;
     uint64_t stats_digest;
+    /* timing and counts per phase, for the run report */
+    double seconds_warmup, seconds_sampling; /* time in this chain's iterations */
+    uint64_t steps_warmup;
+    unsigned long long grads_at_sampling;
+    double grad_seconds_at_sampling;
 } ps_run_slot;
 
 typedef struct ps_run {
     MPI_Comm comm;
     const ps_config *cfg;
+    const ps_run_options *options;
     ps_model *model;
     ps_layout *layout;
     size_t dim, n_quantities; /* quantities: lp__ and every output element */
@@ -53,7 +60,9 @@ typedef struct ps_run {
     ps_convergence last_check;
     bool have_check;
     int64_t divergent_total;
-    double t_start, t_sampling;
+    double t_start, t_sampling, t_end;
+    double t_sync; /* time of this rank at sync points: collectives and the checks */
+    ps_par_counters counters_start; /* collective counters when the run started */
 
     /* progress line (rank 0) */
     bool progress_on, tty;

@@ -130,6 +130,7 @@ static void run_chains(ps_run *run, phase ph, int64_t iterations, bool record,
         rec_per[c] = 0;
         if (slot->status != PS_OK)
             continue;
+        double t0 = ps_time_now();
         for (; it < iterations; it++) {
             if (ph == PHASE_WARMUP && !ps_chain_in_warmup(slot->chain))
                 break;
@@ -147,6 +148,7 @@ static void run_chains(ps_run *run, phase ph, int64_t iterations, bool record,
             }
             if (ph == PHASE_WARMUP) {
                 slot->divergent_warmup += stats.diverging;
+                slot->steps_warmup += (uint64_t)stats.n_steps;
                 if (record) {
                     st = record_draw(run, slot, rows + rec * nq);
                     if (st != PS_OK) {
@@ -175,6 +177,10 @@ static void run_chains(ps_run *run, phase ph, int64_t iterations, bool record,
         }
         ran_per[c] = it;
         rec_per[c] = rec;
+        if (ph == PHASE_WARMUP)
+            slot->seconds_warmup += ps_time_now() - t0;
+        else
+            slot->seconds_sampling += ps_time_now() - t0;
     }
     *ran = run->n_local ? ran_per[0] : 0;
     *recorded = run->n_local ? rec_per[0] : 0;
@@ -239,6 +245,8 @@ static ps_status setup_chains(ps_run *run)
         settings.chain_id = (uint64_t)(l->first[l->rank] + (int64_t)c);
         run->slots[c].stats_digest = PS_RUN_FNV_OFFSET;
         st = ps_chain_create(run->model, &settings, &run->slots[c].chain);
+        if (st == PS_OK && run->options && run->options->report_path)
+            ps_model_workspace_set_timing(ps_chain_model_workspace(run->slots[c].chain), true);
     }
     PS_CHECK(ps_comm_agree(run->comm, st));
 
@@ -328,6 +336,7 @@ static ps_status run_warmup(ps_run *run)
         int64_t ran = 0;
         size_t recorded = 0;
         run_chains(run, PHASE_WARMUP, remaining, adaptive, 0, &ran, &recorded);
+        double t_sync = ps_time_now();
         PS_CHECK(ps_comm_agree(run->comm, local_status(run)));
         done += ran;
         bool window_end = run->pooled && ps_chain_window_pending(run->slots[0].chain);
@@ -355,6 +364,7 @@ static ps_status run_warmup(ps_run *run)
             if (window_end)
                 ps_monitor_reset(run->warm_monitor);
         }
+        run->t_sync += ps_time_now() - t_sync;
         ps_run_progress_sync(run);
     }
     run->warmup_used = ps_chain_warmup_length(run->slots[0].chain);
@@ -397,6 +407,13 @@ static ps_status run_sampling(ps_run *run)
     int64_t every = cfg->convergence.check_every, thin = cfg->sampler.thin;
     int64_t done = 0;
     run->stop_reason = stop_early ? PS_STOP_MAX_DRAWS : PS_STOP_DRAWS;
+    run->t_sampling = ps_time_now();
+    for (size_t c = 0; c < run->n_local; c++) {
+        ps_run_slot *slot = &run->slots[c];
+        slot->grads_at_sampling = ps_chain_gradient_count(slot->chain);
+        slot->grad_seconds_at_sampling =
+            ps_model_workspace_gradient_seconds(ps_chain_model_workspace(slot->chain));
+    }
     ps_run_progress_phase(run, "sampling", limit);
     while (done < limit) {
         int64_t block = every < limit - done ? every : limit - done;
@@ -405,6 +422,7 @@ static ps_status run_sampling(ps_run *run)
         int64_t ran = 0;
         size_t recorded = 0;
         run_chains(run, PHASE_SAMPLING, block, true, done, &ran, &recorded);
+        double t_sync = ps_time_now();
         PS_CHECK(ps_comm_agree(run->comm, local_status(run)));
         done += ran;
         PS_CHECK(ps_monitor_append(run->monitor, recorded, run->block, run->block_capacity));
@@ -415,9 +433,11 @@ static ps_status run_sampling(ps_run *run)
         double local_div = 0, all_div = 0;
         for (size_t c = 0; c < run->n_local; c++)
             local_div += (double)run->slots[c].divergent;
-        ps_mpi_must(MPI_Allreduce(&local_div, &all_div, 1, MPI_DOUBLE, MPI_SUM, run->comm),
-                    "MPI_Allreduce", run->comm);
+        ps_par_note(sizeof local_div);
+        PS_MPI(MPI_Allreduce(&local_div, &all_div, 1, MPI_DOUBLE, MPI_SUM, run->comm),
+               "MPI_Allreduce", run->comm);
         run->divergent_total = (int64_t)all_div;
+        run->t_sync += ps_time_now() - t_sync;
         ps_run_progress_sync(run);
         if (stop_early && done >= cfg->convergence.min_draws &&
             converged_now(run, &run->last_check)) {
@@ -426,6 +446,7 @@ static ps_status run_sampling(ps_run *run)
         }
     }
     run->sampling_done = done;
+    run->t_end = ps_time_now();
     return PS_OK;
 }
 
@@ -448,12 +469,14 @@ static void run_fini(ps_run *run)
     ps_run_progress_fini(run);
 }
 
-ps_status ps_run_sample(MPI_Comm comm, const ps_config *cfg)
+ps_status ps_run_sample(MPI_Comm comm, const ps_config *cfg, const ps_run_options *options)
 {
     ps_run run = {0};
     run.comm = comm;
     run.cfg = cfg;
+    run.options = options;
     run.t_start = ps_time_now();
+    run.counters_start = ps_par_counters_get();
     openblas_set_num_threads(1);
     ps_status st = ps_comm_agree(comm, ps_layout_create(comm, cfg->sampler.chains, &run.layout));
     if (st == PS_OK)

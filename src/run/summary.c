@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/resource.h>
+
+#include <cjson/cJSON.h>
+
 #include "run/run_impl.h"
 
 uint64_t ps_run_fnv1a(uint64_t h, const void *data, size_t n)
@@ -111,8 +115,8 @@ ps_status ps_run_report_warnings(ps_run *run)
     st = ps_comm_agree(run->comm, st);
     if (st == PS_OK) {
         int mine = (int)local.len;
-        ps_mpi_must(MPI_Gather(&mine, 1, MPI_INT, lens, 1, MPI_INT, 0, run->comm), "MPI_Gather",
-                    run->comm);
+        PS_MPI(MPI_Gather(&mine, 1, MPI_INT, lens, 1, MPI_INT, 0, run->comm), "MPI_Gather",
+               run->comm);
         size_t total = 0;
         if (rank == 0) {
             for (int r = 0; r < size; r++) {
@@ -126,9 +130,9 @@ ps_status ps_run_report_warnings(ps_run *run)
         }
         st = ps_comm_agree(run->comm, st);
         if (st == PS_OK) {
-            ps_mpi_must(MPI_Gatherv(local.data ? local.data : "", mine, MPI_CHAR, all, lens, displs,
-                                    MPI_CHAR, 0, run->comm),
-                        "MPI_Gatherv", run->comm);
+            PS_MPI(MPI_Gatherv(local.data ? local.data : "", mine, MPI_CHAR, all, lens, displs,
+                               MPI_CHAR, 0, run->comm),
+                   "MPI_Gatherv", run->comm);
             if (rank == 0 && total > 0) {
                 all[total] = '\0';
                 print_grouped_warnings(all, total);
@@ -172,8 +176,169 @@ enum {
     STAT_GRADS,
     STAT_DIGEST_LO,
     STAT_DIGEST_HI,
+    STAT_STEPS_WARMUP,
+    STAT_SECONDS_WARMUP,
+    STAT_SECONDS_SAMPLING,
+    STAT_GRADS_SAMPLING,
+    STAT_GRAD_SECONDS_WARMUP,
+    STAT_GRAD_SECONDS_SAMPLING,
     N_STATS
 };
+
+/* Per-rank figures for the report: sync time, peak memory, collective counters. */
+enum { RANK_SYNC, RANK_RSS_MB, RANK_CALLS, RANK_BYTES, RANK_MPI_SECONDS, N_RANK };
+
+/* Sums statistic k over all chains. */
+static double chain_sum(const double *all, size_t n_chains, int k)
+{
+    double sum = 0;
+    for (size_t c = 0; c < n_chains; c++)
+        sum += all[(size_t)k * n_chains + c];
+    return sum;
+}
+
+static void add_number(cJSON *obj, const char *name, double x)
+{
+    if (isfinite(x))
+        cJSON_AddNumberToObject(obj, name, x);
+    else
+        cJSON_AddNullToObject(obj, name);
+}
+
+/* Writes the JSON run report (rank 0). */
+static ps_status write_report(const ps_run *run, const ps_diag_summary *rows, const double *all,
+                              const double *ranks, uint64_t digest)
+{
+    const ps_config *cfg = run->cfg;
+    const ps_layout *l = run->layout;
+    size_t n_chains = (size_t)l->n_chains, nq = run->n_quantities;
+    cJSON *root = cJSON_CreateObject();
+    if (root == NULL)
+        return ps_error(PS_ERR_MEM, "out of memory writing the run report");
+    cJSON_AddStringToObject(root, "psample_version", ps_version_string());
+    cJSON_AddStringToObject(root, "config", cfg->path);
+    cJSON_AddStringToObject(root, "model", ps_model_description(run->model));
+    cJSON_AddNumberToObject(root, "ranks", l->size);
+    cJSON_AddNumberToObject(root, "threads", (double)cfg->parallel.threads);
+    cJSON_AddNumberToObject(root, "chains", (double)l->n_chains);
+    cJSON_AddNumberToObject(root, "seed", (double)cfg->sampler.seed);
+    cJSON_AddStringToObject(root, "algorithm", cfg->sampler.algorithm);
+    cJSON_AddStringToObject(root, "metric", cfg->sampler.metric);
+    cJSON_AddBoolToObject(root, "pooled", run->pooled);
+    cJSON_AddBoolToObject(root, "adaptive_warmup", cfg->adaptation.adaptive_warmup);
+    cJSON_AddBoolToObject(root, "stop_early", cfg->convergence.stop_early);
+    cJSON_AddNumberToObject(root, "unconstrained_dim", (double)run->dim);
+    cJSON_AddNumberToObject(root, "warmup_iterations", (double)run->warmup_used);
+    cJSON_AddNumberToObject(root, "sampling_iterations", (double)run->sampling_done);
+    cJSON_AddNumberToObject(root, "draws_per_chain", (double)ps_monitor_n_draws(run->monitor));
+    static const char *const reasons[] = {"draws", "converged", "max_draws"};
+    cJSON_AddStringToObject(root, "stop_reason", reasons[run->stop_reason]);
+    double wall = run->t_end - run->t_start;
+    add_number(root, "wall_seconds", wall);
+    add_number(root, "warmup_wall_seconds", run->t_sampling - run->t_start);
+    add_number(root, "sampling_wall_seconds", run->t_end - run->t_sampling);
+
+    double grads = chain_sum(all, n_chains, STAT_GRADS);
+    double grads_sampling = chain_sum(all, n_chains, STAT_GRADS_SAMPLING);
+    double steps_sampling = chain_sum(all, n_chains, STAT_STEPS);
+    double steps_warmup = chain_sum(all, n_chains, STAT_STEPS_WARMUP);
+    double sec_sampling = chain_sum(all, n_chains, STAT_SECONDS_SAMPLING);
+    double sec_warmup = chain_sum(all, n_chains, STAT_SECONDS_WARMUP);
+    double gsec_sampling = chain_sum(all, n_chains, STAT_GRAD_SECONDS_SAMPLING);
+    double gsec_warmup = chain_sum(all, n_chains, STAT_GRAD_SECONDS_WARMUP);
+    cJSON *g = cJSON_AddObjectToObject(root, "gradient_evaluations");
+    add_number(g, "warmup", grads - grads_sampling);
+    add_number(g, "sampling", grads_sampling);
+    add_number(g, "total", grads);
+    cJSON *lf = cJSON_AddObjectToObject(root, "leapfrog_steps");
+    add_number(lf, "warmup", steps_warmup);
+    add_number(lf, "sampling", steps_sampling);
+    cJSON *cs = cJSON_AddObjectToObject(root, "chain_seconds");
+    add_number(cs, "warmup", sec_warmup);
+    add_number(cs, "sampling", sec_sampling);
+    cJSON *gs = cJSON_AddObjectToObject(root, "gradient_seconds");
+    add_number(gs, "warmup", gsec_warmup);
+    add_number(gs, "sampling", gsec_sampling);
+    add_number(root, "gradients_per_second", grads / wall);
+    add_number(root, "us_per_leapfrog_sampling", 1e6 * sec_sampling / steps_sampling);
+    add_number(root, "us_per_gradient_sampling", 1e6 * gsec_sampling / grads_sampling);
+    add_number(root, "share_outside_gradient_sampling", 1.0 - gsec_sampling / sec_sampling);
+
+    /* Worst ESS and R-hat over the output variables (lp__ excluded, as in Stan's
+     * baseline figures), and lp__ on its own. */
+    double min_bulk = INFINITY, min_tail = INFINITY, max_rhat = -INFINITY;
+    size_t q_bulk = 0, q_tail = 0, q_rhat = 0;
+    for (size_t q = 1; q < nq; q++) {
+        if (rows[q].ess_bulk < min_bulk) {
+            min_bulk = rows[q].ess_bulk;
+            q_bulk = q;
+        }
+        if (rows[q].ess_tail < min_tail) {
+            min_tail = rows[q].ess_tail;
+            q_tail = q;
+        }
+        if (rows[q].rhat > max_rhat) {
+            max_rhat = rows[q].rhat;
+            q_rhat = q;
+        }
+    }
+    char name[256];
+    add_number(root, "min_ess_bulk", min_bulk);
+    quantity_name(run, q_bulk, name, sizeof name);
+    cJSON_AddStringToObject(root, "min_ess_bulk_variable", name);
+    add_number(root, "min_ess_tail", min_tail);
+    quantity_name(run, q_tail, name, sizeof name);
+    cJSON_AddStringToObject(root, "min_ess_tail_variable", name);
+    add_number(root, "max_rhat", max_rhat);
+    quantity_name(run, q_rhat, name, sizeof name);
+    cJSON_AddStringToObject(root, "max_rhat_variable", name);
+    add_number(root, "lp_ess_bulk", rows[0].ess_bulk);
+    add_number(root, "ess_bulk_per_leapfrog_sampling", min_bulk / steps_sampling);
+    add_number(root, "ess_bulk_per_gradient_total", min_bulk / grads);
+    add_number(root, "ess_bulk_per_second_sampling", min_bulk / (run->t_end - run->t_sampling));
+    add_number(root, "ess_bulk_per_second_wall", min_bulk / wall);
+    add_number(root, "divergences", chain_sum(all, n_chains, STAT_DIV));
+    add_number(root, "divergences_warmup", chain_sum(all, n_chains, STAT_DIV_WARMUP));
+    add_number(root, "treedepth_hits", chain_sum(all, n_chains, STAT_TREEDEPTH));
+    if (cfg->sampler.warmup > 0 && run->pooled)
+        add_number(root, "pooled_step_size", run->pooled_step_size);
+
+    cJSON *sync = cJSON_AddObjectToObject(root, "sync");
+    cJSON *sync_s = cJSON_AddArrayToObject(sync, "seconds_per_rank");
+    cJSON *rss = cJSON_AddArrayToObject(root, "max_rss_mb_per_rank");
+    cJSON *calls = cJSON_AddArrayToObject(sync, "collective_calls_per_rank");
+    cJSON *bytes = cJSON_AddArrayToObject(sync, "bytes_sent_per_rank");
+    cJSON *mpi_s = cJSON_AddArrayToObject(sync, "mpi_seconds_per_rank");
+    double sync_max = 0, mpi_max = 0;
+    for (int r = 0; r < l->size; r++) {
+        const double *v = ranks + (size_t)r * N_RANK;
+        cJSON_AddItemToArray(sync_s, cJSON_CreateNumber(v[RANK_SYNC]));
+        cJSON_AddItemToArray(rss, cJSON_CreateNumber(v[RANK_RSS_MB]));
+        cJSON_AddItemToArray(calls, cJSON_CreateNumber(v[RANK_CALLS]));
+        cJSON_AddItemToArray(bytes, cJSON_CreateNumber(v[RANK_BYTES]));
+        cJSON_AddItemToArray(mpi_s, cJSON_CreateNumber(v[RANK_MPI_SECONDS]));
+        sync_max = v[RANK_SYNC] > sync_max ? v[RANK_SYNC] : sync_max;
+        mpi_max = v[RANK_MPI_SECONDS] > mpi_max ? v[RANK_MPI_SECONDS] : mpi_max;
+    }
+    add_number(sync, "share_of_wall_max_rank", sync_max / wall);
+    add_number(sync, "mpi_share_of_wall_max_rank", mpi_max / wall);
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)digest);
+    cJSON_AddStringToObject(root, "draws_digest", hex);
+
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (text == NULL)
+        return ps_error(PS_ERR_MEM, "out of memory writing the run report");
+    ps_status st = PS_OK;
+    FILE *f = fopen(run->options->report_path, "w");
+    if (f == NULL || fputs(text, f) < 0 || fputc('\n', f) < 0)
+        st = ps_error(PS_ERR_IO, "cannot write the run report %s", run->options->report_path);
+    if (f != NULL && fclose(f) != 0 && st == PS_OK)
+        st = ps_error(PS_ERR_IO, "cannot write the run report %s", run->options->report_path);
+    cJSON_free(text);
+    return st;
+}
 
 ps_status ps_run_summary(ps_run *run)
 {
@@ -181,7 +346,7 @@ ps_status ps_run_summary(ps_run *run)
     const ps_layout *l = run->layout;
     size_t nq = run->n_quantities, n_chains = (size_t)l->n_chains;
     ps_diag_summary *rows = NULL;
-    double *local = NULL, *all = NULL, *column = NULL;
+    double *local = NULL, *all = NULL, *column = NULL, *ranks = NULL;
     ps_status status = PS_OK;
     if (l->rank == 0)
         status = ps_alloc_array(&rows, nq, sizeof *rows, "summary");
@@ -208,6 +373,13 @@ ps_status ps_run_summary(ps_run *run)
         v[STAT_GRADS] = (double)ps_chain_gradient_count(s->chain);
         v[STAT_DIGEST_LO] = (double)(uint32_t)s->stats_digest;
         v[STAT_DIGEST_HI] = (double)(uint32_t)(s->stats_digest >> 32);
+        v[STAT_STEPS_WARMUP] = (double)s->steps_warmup;
+        v[STAT_SECONDS_WARMUP] = s->seconds_warmup;
+        v[STAT_SECONDS_SAMPLING] = s->seconds_sampling;
+        v[STAT_GRADS_SAMPLING] = (double)(ps_chain_gradient_count(s->chain) - s->grads_at_sampling);
+        double gsec = ps_model_workspace_gradient_seconds(ps_chain_model_workspace(s->chain));
+        v[STAT_GRAD_SECONDS_WARMUP] = s->grad_seconds_at_sampling;
+        v[STAT_GRAD_SECONDS_SAMPLING] = gsec - s->grad_seconds_at_sampling;
     }
     /* One gather per statistic keeps the chain-order helper simple. */
     for (int k = 0; k < N_STATS; k++) {
@@ -215,10 +387,25 @@ ps_status ps_run_summary(ps_run *run)
             column[c] = local[c * N_STATS + (size_t)k];
         PS_TRY(ps_gather_chain_values(run->comm, l, column, all + (size_t)k * n_chains));
     }
+    /* Per-rank figures for the report, gathered on rank 0. */
+    double mine[N_RANK];
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    ps_par_counters counters = ps_par_counters_get();
+    mine[RANK_SYNC] = run->t_sync;
+    mine[RANK_RSS_MB] = (double)usage.ru_maxrss / 1024.0;
+    mine[RANK_CALLS] = (double)(counters.calls - run->counters_start.calls);
+    mine[RANK_BYTES] = counters.bytes - run->counters_start.bytes;
+    mine[RANK_MPI_SECONDS] = counters.seconds - run->counters_start.seconds;
+    if (l->rank == 0)
+        status = ps_alloc_array(&ranks, (size_t)l->size * N_RANK, sizeof(double), "report");
+    PS_TRY(ps_comm_agree(run->comm, status));
+    PS_MPI(MPI_Gather(mine, N_RANK, MPI_DOUBLE, ranks, N_RANK, MPI_DOUBLE, 0, run->comm),
+           "MPI_Gather", run->comm);
     if (l->rank != 0)
         goto done;
 
-    double wall = ps_time_now() - run->t_start;
+    double wall = run->t_end - run->t_start;
     double div = 0, div_warm = 0, depth = 0, steps = 0, grads = 0;
     uint64_t digest = ps_run_fnv1a(PS_RUN_FNV_OFFSET, &draws_digest, sizeof draws_digest);
     for (size_t c = 0; c < n_chains; c++) {
@@ -362,7 +549,10 @@ ps_status ps_run_summary(ps_run *run)
         fputs(ps_strbuf_str(&out), stdout);
     fflush(stdout);
     ps_strbuf_fini(&out);
+    if (run->options && run->options->report_path)
+        status = write_report(run, rows, all, ranks, digest);
 done:
+    ps_free(ranks);
     ps_free(rows);
     ps_free(local);
     ps_free(all);
