@@ -344,7 +344,10 @@ bool ps_stan_fn_unsupported(const char *name)
 #define ARITH_SV(fn)                                                                               \
     S(fn, TYPE, RT(VECTOR), 2, R_, V_), S(fn, TYPE, RT(ROW_VECTOR), 2, R_, RV_),                   \
         S(fn, TYPE, RT(MATRIX), 2, R_, M_)
-#define SCALAR2(fn, ret) S(fn, TYPE, RT(ret), 2, I_, I_), S(fn, TYPE, RT(ret), 2, R_, R_)
+/* (int, int) => int and (real, real) => real */
+#define ARITH2(fn) S(fn, TYPE, RT(INT), 2, I_, I_), S(fn, TYPE, RT(REAL), 2, R_, R_)
+/* (int, int) => int and (real, real) => int: comparisons and logic */
+#define CMP2(fn) S(fn, TYPE, RT(INT), 2, I_, I_), S(fn, TYPE, RT(INT), 2, R_, R_)
 #define UNARY_V(fn) S(fn, ARG0, RT(REAL), 1, VEC_)
 #define REAL2(fn) S(fn, TYPE, RT(REAL), 2, R_, R_)
 #define REDUCE(fn)                                                                                 \
@@ -369,7 +372,7 @@ bool ps_stan_fn_unsupported(const char *name)
 
 static const ps_stan_sig sigs[] = {
     /* Arithmetic operators (Stan Functions Reference, "Matrix arithmetic operators"). */
-    SCALAR2(ADD, INT),
+    S(ADD, TYPE, RT(INT), 2, I_, I_),
     S(ADD, TYPE, RT(REAL), 2, R_, R_),
     ARITH_VV(ADD),
     ARITH_VS(ADD),
@@ -404,14 +407,14 @@ static const ps_stan_sig sigs[] = {
     ARITH_SV(ELT_POW),
     S(POW, TYPE, RT(REAL), 2, R_, R_),
     /* Comparison and logic: int results. */
-    SCALAR2(LT, INT),
-    SCALAR2(LE, INT),
-    SCALAR2(GT, INT),
-    SCALAR2(GE, INT),
-    SCALAR2(EQ, INT),
-    SCALAR2(NE, INT),
-    SCALAR2(AND, INT),
-    SCALAR2(OR, INT),
+    CMP2(LT),
+    CMP2(LE),
+    CMP2(GT),
+    CMP2(GE),
+    CMP2(EQ),
+    CMP2(NE),
+    CMP2(AND),
+    CMP2(OR),
     S(NOT, TYPE, RT(INT), 1, I_),
     S(NOT, TYPE, RT(INT), 1, R_),
     /* Prefix minus and plus, transposition. */
@@ -500,10 +503,10 @@ static const ps_stan_sig sigs[] = {
     REAL2(LOG_DIFF_EXP),
     S(CHOOSE, TYPE, RT(INT), 2, I_, I_),
     S(FMA, TYPE, RT(REAL), 3, R_, R_, R_),
-    SCALAR2(MIN, INT),
+    ARITH2(MIN),
     S(MIN, TYPE, RT(INT), 1, AI_),
     REDUCE(MIN),
-    SCALAR2(MAX, INT),
+    ARITH2(MAX),
     S(MAX, TYPE, RT(INT), 1, AI_),
     REDUCE(MAX),
     S(LOG_SUM_EXP, TYPE, RT(REAL), 2, R_, R_),

@@ -1070,6 +1070,9 @@ static ps_status check_bound(checker *c, const ps_stan_decl *d, ps_stan_expr **s
         return promote(c, slot, (ps_stan_type){PS_STAN_REAL, 0});
     if (convert_cost(d->type, t) >= 0)
         return promote(c, slot, d->type);
+    if (ps_stan_type_is_scalar(d->type))
+        return ps_stan_error(c->prog, (*slot)->offset, "the %s of '%.*s' must be a real, found %s",
+                             what, NAME_SHOWN, d->name, type_str(t, a, sizeof a));
     return ps_stan_error(c->prog, (*slot)->offset,
                          "the %s of '%.*s' must be a real or a %s like '%.*s', found %s", what,
                          NAME_SHOWN, d->name, type_str(d->type, b, sizeof b), NAME_SHOWN, d->name,
@@ -1184,7 +1187,7 @@ static ps_status check_assign(checker *c, ps_stan_stmt *s)
     if (s->u.assign.op == PS_STAN_ASSIGN) {
         if (convert_cost(lt, rt) < 0)
             return ps_stan_error(c->prog, s->u.assign.rhs->offset,
-                                 "cannot assign a value of type %s to '%.*s'%s, of type %s",
+                                 "cannot assign a value of type %s to '%.*s%s', of type %s",
                                  type_str(rt, a, sizeof a), NAME_SHOWN, d->name,
                                  lhs->kind == PS_STAN_E_INDEX ? "[...]" : "",
                                  type_str(lt, b, sizeof b));
@@ -1201,10 +1204,10 @@ static ps_status check_assign(checker *c, ps_stan_stmt *s)
     if (sig == NULL || !ps_stan_type_equal(concrete[0], lt) || !ps_stan_type_equal(sig->ret, lt) ||
         sig->result != PS_STAN_R_TYPE)
         return ps_stan_error(c->prog, s->u.assign.rhs->offset,
-                             "'%s=' cannot combine '%.*s' (%s) with a value of type %s into a "
-                             "%s",
+                             "cannot apply '%s=' to '%.*s' (%s) and a value of type %s: the "
+                             "result must have the type of '%.*s'",
                              ps_stan_op_symbol(fn), NAME_SHOWN, d->name, type_str(lt, a, sizeof a),
-                             type_str(rt, b, sizeof b), a);
+                             type_str(rt, b, sizeof b), NAME_SHOWN, d->name);
     s->u.assign.sig = id;
     return promote(c, &s->u.assign.rhs, concrete[1]);
 }

@@ -1162,8 +1162,8 @@ static ps_status parse_expr_stmt(parser *p, ps_stan_stmt **out)
     if (assign_op(t->kind, &op)) {
         if (!is_lvalue(e))
             return ps_stan_error(p->prog, e->offset,
-                                 "the left side of '%s' must be a variable, possibly indexed",
-                                 ps_tok_describe(t->kind) + 0);
+                                 "the left side of %s must be a variable, possibly indexed",
+                                 ps_tok_describe(t->kind));
         advance(p);
         ps_stan_stmt *s = NULL;
         PS_CHECK(new_stmt(p, PS_STAN_S_ASSIGN, start->offset, &s));
