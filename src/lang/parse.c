@@ -144,6 +144,11 @@ static ps_status PS_PRINTF(3, 4) expect(parser *p, ps_tok kind, const char *cont
         vsnprintf(ctx, sizeof ctx, context, ap);
         va_end(ap);
     }
+    if (is_keyword(kind)) {
+        char quoted[64];
+        snprintf(quoted, sizeof quoted, "'%s'", ps_tok_describe(kind));
+        return expected(p, quoted, "%s", ctx);
+    }
     return expected(p, ps_tok_describe(kind), "%s", ctx);
 }
 

@@ -357,6 +357,8 @@ static void test_syntax_errors(void)
                 "t.stan:1:15: error: expected an index in '[...]', found ']'");
     check_error(__LINE__, "model { for (i in 1:N {} }",
                 "t.stan:1:23: error: expected ')' to close 'for (', found '{'");
+    check_error(__LINE__, "model { for (i on 1:N) { } }",
+                "t.stan:1:16: error: expected 'in' after the loop variable 'i', found 'on'");
     check_error(__LINE__, "model { y ~ 3; }",
                 "t.stan:1:13: error: expected the name of a distribution after '~', found '3'");
     check_error(__LINE__, "model { x = real; }",
