@@ -66,10 +66,9 @@ static size_t hash_name(const char *s)
     return h;
 }
 
-static const char *type_str(ps_stan_type t, char *buf, size_t size)
-{
-    return ps_stan_type_format(t, buf, size);
-}
+/* The Stan spelling of a type, in a buffer that lives until the end of the enclosing
+ * block (a compound literal), for messages. */
+#define TS(t) ps_stan_type_format((t), (char[64]){""}, 64)
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -388,26 +387,24 @@ static int best_sig(ps_stan_fn fn, ps_stan_expr *const *args, size_t n_args,
 /* "(vector, int, matrix)" */
 static void describe_args(ps_strbuf *sb, ps_stan_expr *const *args, size_t n)
 {
-    char buf[64];
     ps_strbuf_putc(sb, '(');
     for (size_t i = 0; i < n; i++) {
         if (i > 0)
             ps_strbuf_puts(sb, ", ");
-        ps_strbuf_puts(sb, type_str(args[i]->type, buf, sizeof buf));
+        ps_strbuf_puts(sb, TS(args[i]->type));
     }
     ps_strbuf_putc(sb, ')');
 }
 
 static void describe_user_sig(ps_strbuf *sb, const ps_stan_fundef *f)
 {
-    char buf[64];
     ps_strbuf_printf(sb, "%.*s(", NAME_SHOWN, f->name);
     for (size_t i = 0; i < f->n_args; i++) {
         if (i > 0)
             ps_strbuf_puts(sb, ", ");
         if (f->args[i]->data_only)
             ps_strbuf_puts(sb, "data ");
-        ps_strbuf_puts(sb, type_str(f->args[i]->type, buf, sizeof buf));
+        ps_strbuf_puts(sb, TS(f->args[i]->type));
     }
     ps_strbuf_putc(sb, ')');
 }
@@ -818,10 +815,8 @@ static ps_status check_index(checker *c, ps_stan_expr *e)
     PS_CHECK(check_expr(c, &e->u.index.base));
     ps_stan_expr *base = e->u.index.base;
     ps_stan_type bt = base->type;
-    char buf[64], buf2[64];
     if (!is_value_type(bt))
-        return ps_stan_error(c->prog, e->op_offset, "a value of type %s cannot be indexed",
-                             type_str(bt, buf, sizeof buf));
+        return ps_stan_error(c->prog, e->op_offset, "a value of type %s cannot be indexed", TS(bt));
     ps_stan_level level = base->level;
     size_t n = e->u.index.n_indices;
     bool single[PS_STAN_MAX_ARRAY_DIMS + 2];
@@ -843,7 +838,7 @@ static ps_status check_index(checker *c, ps_stan_expr *e)
                 return ps_stan_error(c->prog, ix->lo->offset,
                                      "an index must be an int or an array of ints (array[] int), "
                                      "found %s",
-                                     type_str(t, buf, sizeof buf));
+                                     TS(t));
         } else {
             ps_stan_expr *bounds[2] = {ix->lo, ix->hi};
             for (int k = 0; k < 2; k++)
@@ -851,7 +846,7 @@ static ps_status check_index(checker *c, ps_stan_expr *e)
                     !(bounds[k]->type.base == PS_STAN_INT && bounds[k]->type.dims == 0))
                     return ps_stan_error(c->prog, bounds[k]->offset,
                                          "the bounds of a range index must be ints, found %s",
-                                         type_str(bounds[k]->type, buf, sizeof buf));
+                                         TS(bounds[k]->type));
         }
     }
     unsigned elem_dims = bt.base == PS_STAN_MATRIX                                      ? 2
@@ -860,7 +855,7 @@ static ps_status check_index(checker *c, ps_stan_expr *e)
     if (n > (size_t)bt.dims + elem_dims)
         return ps_stan_error(c->prog, e->u.index.indices[bt.dims + elem_dims].offset,
                              "too many indices: a value of type %s takes at most %u, found %zu",
-                             type_str(bt, buf2, sizeof buf2), bt.dims + elem_dims, n);
+                             TS(bt), bt.dims + elem_dims, n);
     for (size_t i = 0; i < n; i++)
         single[i] = e->u.index.indices[i].kind == PS_STAN_IDX_SINGLE;
     unsigned dims = 0;
@@ -893,15 +888,13 @@ static ps_status check_index(checker *c, ps_stan_expr *e)
 
 static ps_status check_cond(checker *c, ps_stan_expr *e)
 {
-    char a[64], b[64];
     PS_CHECK(check_expr(c, &e->u.cond.cond));
     PS_CHECK(check_expr(c, &e->u.cond.then_expr));
     PS_CHECK(check_expr(c, &e->u.cond.else_expr));
     ps_stan_type ct = e->u.cond.cond->type;
     if (!(ct.base == PS_STAN_INT && ct.dims == 0))
         return ps_stan_error(c->prog, e->u.cond.cond->offset,
-                             "the condition of 'c ? a : b' must be an int, found %s",
-                             type_str(ct, a, sizeof a));
+                             "the condition of 'c ? a : b' must be an int, found %s", TS(ct));
     ps_stan_type t1 = e->u.cond.then_expr->type, t2 = e->u.cond.else_expr->type;
     ps_stan_type t;
     if (convert_cost(t1, t2) >= 0)
@@ -910,8 +903,8 @@ static ps_status check_cond(checker *c, ps_stan_expr *e)
         t = t2;
     else
         return ps_stan_error(c->prog, e->op_offset,
-                             "the branches of 'c ? a : b' have different types: %s and %s",
-                             type_str(t1, a, sizeof a), type_str(t2, b, sizeof b));
+                             "the branches of 'c ? a : b' have different types: %s and %s", TS(t1),
+                             TS(t2));
     PS_CHECK(promote(c, &e->u.cond.then_expr, t));
     PS_CHECK(promote(c, &e->u.cond.else_expr, t));
     e->type = t;
@@ -923,7 +916,6 @@ static ps_status check_cond(checker *c, ps_stan_expr *e)
 
 static ps_status check_list(checker *c, ps_stan_expr *e)
 {
-    char a[64], b[64];
     size_t n = e->u.list.n;
     ps_stan_level level = PS_STAN_LEVEL_CONST;
     for (size_t i = 0; i < n; i++) {
@@ -943,7 +935,7 @@ static ps_status check_list(checker *c, ps_stan_expr *e)
                              "the elements of %s must have one type, found %s and %s",
                              e->kind == PS_STAN_E_ARRAY ? "an array expression {...}"
                                                         : "a row vector expression [...]",
-                             type_str(t, a, sizeof a), type_str(u, b, sizeof b));
+                             TS(t), TS(u));
     }
     if (e->kind == PS_STAN_E_ROWVEC) {
         if (t.dims == 0 && (t.base == PS_STAN_INT || t.base == PS_STAN_REAL)) {
@@ -955,13 +947,13 @@ static ps_status check_list(checker *c, ps_stan_expr *e)
             return ps_stan_error(c->prog, e->offset,
                                  "a row vector expression [...] holds scalars (making a "
                                  "row_vector) or row vectors (making a matrix), found %s",
-                                 type_str(t, a, sizeof a));
+                                 TS(t));
         }
         e->type.dims = 0;
     } else {
         if (!is_value_type(t))
             return ps_stan_error(c->prog, e->offset, "an array cannot hold values of type %s",
-                                 type_str(t, a, sizeof a));
+                                 TS(t));
         if (t.dims >= PS_STAN_MAX_ARRAY_DIMS)
             return ps_stan_error(c->prog, e->offset,
                                  "arrays with more than %d dimensions are not supported",
@@ -1030,12 +1022,11 @@ static bool find_non_data(const ps_stan_expr *e, void *ctx)
 
 static ps_status check_size(checker *c, const ps_stan_decl *d, ps_stan_expr **slot)
 {
-    char buf[64];
     PS_CHECK(check_expr(c, slot));
     ps_stan_expr *e = *slot;
     if (!(e->type.base == PS_STAN_INT && e->type.dims == 0))
         return ps_stan_error(c->prog, e->offset, "the size of '%.*s' must be an int, found %s",
-                             NAME_SHOWN, d->name, type_str(e->type, buf, sizeof buf));
+                             NAME_SHOWN, d->name, TS(e->type));
     if (d->origin == PS_STAN_ORIGIN_BLOCK &&
         (d->block == PS_STAN_BLOCK_PARAMS || d->block == PS_STAN_BLOCK_TPARAMS ||
          d->block == PS_STAN_BLOCK_GQ)) {
@@ -1056,7 +1047,6 @@ static ps_status check_size(checker *c, const ps_stan_decl *d, ps_stan_expr **sl
 static ps_status check_bound(checker *c, const ps_stan_decl *d, ps_stan_expr **slot,
                              const char *what)
 {
-    char a[64], b[64];
     PS_CHECK(check_expr(c, slot));
     ps_stan_type t = (*slot)->type;
     if (d->type.base == PS_STAN_INT) {
@@ -1064,7 +1054,7 @@ static ps_status check_bound(checker *c, const ps_stan_decl *d, ps_stan_expr **s
             return PS_OK;
         return ps_stan_error(c->prog, (*slot)->offset,
                              "the %s of '%.*s' must be an int (the variable is an int), found %s",
-                             what, NAME_SHOWN, d->name, type_str(t, a, sizeof a));
+                             what, NAME_SHOWN, d->name, TS(t));
     }
     if (t.dims == 0 && (t.base == PS_STAN_INT || t.base == PS_STAN_REAL))
         return promote(c, slot, (ps_stan_type){PS_STAN_REAL, 0});
@@ -1072,11 +1062,10 @@ static ps_status check_bound(checker *c, const ps_stan_decl *d, ps_stan_expr **s
         return promote(c, slot, d->type);
     if (ps_stan_type_is_scalar(d->type))
         return ps_stan_error(c->prog, (*slot)->offset, "the %s of '%.*s' must be a real, found %s",
-                             what, NAME_SHOWN, d->name, type_str(t, a, sizeof a));
+                             what, NAME_SHOWN, d->name, TS(t));
     return ps_stan_error(c->prog, (*slot)->offset,
                          "the %s of '%.*s' must be a real or a %s like '%.*s', found %s", what,
-                         NAME_SHOWN, d->name, type_str(d->type, b, sizeof b), NAME_SHOWN, d->name,
-                         type_str(t, a, sizeof a));
+                         NAME_SHOWN, d->name, TS(d->type), NAME_SHOWN, d->name, TS(t));
 }
 
 static ps_stan_level decl_level(const ps_stan_decl *d)
@@ -1096,7 +1085,6 @@ static ps_stan_level decl_level(const ps_stan_decl *d)
 
 static ps_status check_decl(checker *c, ps_stan_decl *d)
 {
-    char a[64], b[64];
     for (unsigned i = 0; i < d->type.dims; i++)
         PS_CHECK(check_size(c, d, &d->array_sizes[i]));
     if (d->elem_sizes[0] != NULL)
@@ -1127,8 +1115,7 @@ static ps_status check_decl(checker *c, ps_stan_decl *d)
         if (convert_cost(d->type, d->init->type) < 0)
             return ps_stan_error(c->prog, d->init->offset,
                                  "cannot initialise '%.*s' of type %s with a value of type %s",
-                                 NAME_SHOWN, d->name, type_str(d->type, a, sizeof a),
-                                 type_str(d->init->type, b, sizeof b));
+                                 NAME_SHOWN, d->name, TS(d->type), TS(d->init->type));
         PS_CHECK(promote(c, &d->init, d->type));
     }
     return scope_add(c, d);
@@ -1176,7 +1163,6 @@ static ps_status check_assignable(checker *c, const ps_stan_decl *d, size_t offs
 
 static ps_status check_assign(checker *c, ps_stan_stmt *s)
 {
-    char a[64], b[64];
     PS_CHECK(check_expr(c, &s->u.assign.lhs));
     ps_stan_expr *lhs = s->u.assign.lhs;
     const ps_stan_decl *d = lvalue_decl(lhs);
@@ -1187,10 +1173,9 @@ static ps_status check_assign(checker *c, ps_stan_stmt *s)
     if (s->u.assign.op == PS_STAN_ASSIGN) {
         if (convert_cost(lt, rt) < 0)
             return ps_stan_error(c->prog, s->u.assign.rhs->offset,
-                                 "cannot assign a value of type %s to '%.*s%s', of type %s",
-                                 type_str(rt, a, sizeof a), NAME_SHOWN, d->name,
-                                 lhs->kind == PS_STAN_E_INDEX ? "[...]" : "",
-                                 type_str(lt, b, sizeof b));
+                                 "cannot assign a value of type %s to '%.*s%s', of type %s", TS(rt),
+                                 NAME_SHOWN, d->name, lhs->kind == PS_STAN_E_INDEX ? "[...]" : "",
+                                 TS(lt));
         return promote(c, &s->u.assign.rhs, lt);
     }
     static const ps_stan_fn ops[] = {
@@ -1206,8 +1191,8 @@ static ps_status check_assign(checker *c, ps_stan_stmt *s)
         return ps_stan_error(c->prog, s->u.assign.rhs->offset,
                              "cannot apply '%s=' to '%.*s' (%s) and a value of type %s: the "
                              "result must have the type of '%.*s'",
-                             ps_stan_op_symbol(fn), NAME_SHOWN, d->name, type_str(lt, a, sizeof a),
-                             type_str(rt, b, sizeof b), NAME_SHOWN, d->name);
+                             ps_stan_op_symbol(fn), NAME_SHOWN, d->name, TS(lt), TS(rt), NAME_SHOWN,
+                             d->name);
     s->u.assign.sig = id;
     return promote(c, &s->u.assign.rhs, concrete[1]);
 }
@@ -1222,19 +1207,17 @@ static ps_status check_loop_body(checker *c, ps_stan_stmt *body)
 
 static ps_status check_condition(checker *c, ps_stan_expr **slot, const char *what)
 {
-    char a[64];
     PS_CHECK(check_expr(c, slot));
     ps_stan_type t = (*slot)->type;
     if (!ps_stan_type_is_scalar(t))
         return ps_stan_error(c->prog, (*slot)->offset,
                              "the condition of '%s' must be an int or a real, found %s", what,
-                             type_str(t, a, sizeof a));
+                             TS(t));
     return PS_OK;
 }
 
 static ps_status check_stmt(checker *c, ps_stan_stmt *s)
 {
-    char a[64], b[64];
     switch (s->kind) {
     case PS_STAN_S_DECL:
         return check_decl(c, s->u.decl.decl);
@@ -1256,7 +1239,7 @@ static ps_status check_stmt(checker *c, ps_stan_stmt *s)
         if (!is_value_type(t))
             return ps_stan_error(c->prog, s->u.target.value->offset,
                                  "'target +=' needs a real value or a container of reals, found %s",
-                                 type_str(t, a, sizeof a));
+                                 TS(t));
         if (t.base == PS_STAN_INT)
             PS_CHECK(promote(c, &s->u.target.value, (ps_stan_type){PS_STAN_REAL, t.dims}));
         return PS_OK;
@@ -1269,8 +1252,7 @@ static ps_status check_stmt(checker *c, ps_stan_stmt *s)
             if (!(bounds[k]->type.base == PS_STAN_INT && bounds[k]->type.dims == 0))
                 return ps_stan_error(c->prog, bounds[k]->offset,
                                      "the %s bound of a for loop must be an int, found %s",
-                                     k == 0 ? "lower" : "upper",
-                                     type_str(bounds[k]->type, a, sizeof a));
+                                     k == 0 ? "lower" : "upper", TS(bounds[k]->type));
         ps_stan_decl *var = s->u.for_range.var;
         var->type = (ps_stan_type){PS_STAN_INT, 0};
         var->level = PS_STAN_LEVEL_DATA;
@@ -1294,7 +1276,7 @@ static ps_status check_stmt(checker *c, ps_stan_stmt *s)
             return ps_stan_error(c->prog, ce->offset,
                                  "a for loop runs over a range 'a:b', an array, a vector, a "
                                  "row_vector or a matrix; found %s",
-                                 type_str(t, a, sizeof a));
+                                 TS(t));
         var->level = var->type.base == PS_STAN_INT    ? PS_STAN_LEVEL_DATA
                      : ce->level > PS_STAN_LEVEL_DATA ? ce->level
                                                       : PS_STAN_LEVEL_DATA;
@@ -1347,13 +1329,12 @@ static ps_status check_stmt(checker *c, ps_stan_stmt *s)
         }
         if (s->u.ret.value == NULL)
             return ps_stan_error(c->prog, s->offset, "'%.*s' must return a value of type %s",
-                                 NAME_SHOWN, c->fun->name, type_str(rt, a, sizeof a));
+                                 NAME_SHOWN, c->fun->name, TS(rt));
         PS_CHECK(check_expr(c, &s->u.ret.value));
         if (convert_cost(rt, s->u.ret.value->type) < 0)
             return ps_stan_error(c->prog, s->u.ret.value->offset,
                                  "'%.*s' returns %s, but this value has type %s", NAME_SHOWN,
-                                 c->fun->name, type_str(rt, a, sizeof a),
-                                 type_str(s->u.ret.value->type, b, sizeof b));
+                                 c->fun->name, TS(rt), TS(s->u.ret.value->type));
         return promote(c, &s->u.ret.value, rt);
     }
     case PS_STAN_S_CALL: {
@@ -1410,7 +1391,6 @@ static bool same_args(const ps_stan_fundef *f, const ps_stan_fundef *g)
 
 static ps_status check_fundef_header(checker *c, ps_stan_fundef *f, size_t index)
 {
-    char a[64];
     const char *name = f->name;
     if (ps_stan_fn_lookup(name) >= 0 || ps_stan_fn_unsupported(name))
         return ps_stan_error(c->prog, f->offset,
@@ -1425,7 +1405,7 @@ static ps_status check_fundef_header(checker *c, ps_stan_fundef *f, size_t index
     if (lpdf || lpmf || ends_with(name, "_lcdf") || ends_with(name, "_lccdf")) {
         if (!(f->ret.base == PS_STAN_REAL && f->ret.dims == 0))
             return ps_stan_error(c->prog, f->offset, "'%.*s' must return real, not %s", NAME_SHOWN,
-                                 name, type_str(f->ret, a, sizeof a));
+                                 name, TS(f->ret));
     }
     if ((lpdf || lpmf) && f->n_args == 0)
         return ps_stan_error(c->prog, f->offset, "'%.*s' needs at least one argument (the variate)",

@@ -99,8 +99,11 @@ const char *ps_stan_type_format(ps_stan_type t, char *buf, size_t size);
  * The level of an expression: what its value can depend on. Ordered: the level of a
  * compound expression is the maximum of its parts.
  *   CONST: literals and builtin constants only (e.g. `2 * pi()`);
- *   DATA:  also data and transformed data (and ints anywhere: ints never depend on
- *          parameters in Stan, so int variables, loop indices and sizes are DATA);
+ *   DATA:  also data and transformed data. Every int-valued expression is DATA at most,
+ *          as in Stan, because ints carry no derivatives: int variables, loop indices,
+ *          sizes, and even `theta > 0` computed from a parameter. (To know whether a
+ *          value can be computed once, before sampling, also check that the variables
+ *          it reads are data or transformed data: decl->block.)
  *   PARAM: depends on parameters: parameters, transformed parameters, real-valued local
  *          variables of transformed parameters / model / generated quantities and of
  *          function bodies, non-`data` function arguments. This is Stan's "autodiff
@@ -523,7 +526,9 @@ struct ps_stan_expr {
             const ps_stan_decl *decl; /* after checking */
         } var;
         struct {
-            const char *name;           /* as written: "normal_lupdf", "+", "foo" */
+            /* As written: "normal_lupdf", "+", "foo"; for the call of a `~` statement
+             * the distribution, "normal". */
+            const char *name;
             ps_stan_fn fn;              /* after checking; PS_STAN_FN_USER for user functions */
             int sig;                    /* builtin signature id, or -1 for user functions */
             const ps_stan_fundef *user; /* the resolved user function, or NULL */

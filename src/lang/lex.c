@@ -286,16 +286,12 @@ static ps_status lex_number(lexer *lx)
     PS_CHECK(push(lx, real ? TK_REAL : TK_INT, start, n, &t));
     lx->pos = p;
     if (real) {
-        /* Copy to a NUL-terminated buffer; very long literals only lose digits that
-         * cannot change a double anyway (strtod reads up to the buffer's end). */
+        /* strtod needs a NUL-terminated copy; no real literal needs 500 characters. */
         char buf[512];
-        size_t m = n < sizeof buf - 1 ? n : sizeof buf - 1;
-        memcpy(buf, s + start, m);
-        buf[m] = '\0';
-        if (m < n) {
-            /* A truncated mantissa with an exponent would change value: refuse. */
+        if (n >= sizeof buf)
             return ps_stan_error(lx->prog, start, "real literal is too long (%zu characters)", n);
-        }
+        memcpy(buf, s + start, n);
+        buf[n] = '\0';
         errno = 0;
         t->v.real_value = strtod(buf, NULL);
         return PS_OK;

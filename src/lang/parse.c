@@ -465,7 +465,6 @@ static ps_status parse_indices(parser *p, const ps_token *open, ps_stan_expr *ba
 {
     ps_stan_index *items = NULL;
     size_t n = 0, cap = 0;
-    bool only_empty = false;
     PS_CHECK(enter(p));
     for (;;) {
         if (n == cap) {
@@ -480,7 +479,7 @@ static ps_status parse_indices(parser *p, const ps_token *open, ps_stan_expr *ba
         }
         ps_stan_index *ix = &items[n++];
         ix->offset = cur(p)->offset;
-        only_empty = false;
+        bool only_empty = false;
         if (at(p, TK_COMMA) || at(p, TK_RBRACK)) {
             ix->kind = PS_STAN_IDX_ALL;
             only_empty = true;

@@ -423,7 +423,7 @@ static void test_limits(void)
     const char *heads[] = {"{", "-", "if (1) x = 1; else ", "["};
     const char *wants[] = {"nested too deeply", "nested too deeply", "nested too deeply",
                            "nested too deeply"};
-    int counts[] = {1000, 10000, 5000, 10000};
+    const int counts[] = {1000, 10000, 5000, 10000};
     for (int k = 0; k < 4; k++) {
         ps_strbuf_clear(&sb);
         ps_strbuf_puts(&sb, k == 0 || k == 2 ? "model { " : "model { x = ");
