@@ -409,8 +409,9 @@ static void describe_user_sig(ps_strbuf *sb, const ps_stan_fundef *f)
     ps_strbuf_putc(sb, ')');
 }
 
-/* The error for a call no signature matches, listing the signatures that exist. */
-static ps_status no_signature(checker *c, const ps_stan_expr *e, ps_stan_fn fn)
+/* The error for a call no signature matches, listing the signatures that exist; user
+ * is the resolved name of a user function ("mydist_lpdf" for `y ~ mydist(...)`). */
+static ps_status no_signature(checker *c, const ps_stan_expr *e, ps_stan_fn fn, const char *user)
 {
     ps_strbuf sb;
     ps_strbuf_init(&sb);
@@ -418,7 +419,7 @@ static ps_status no_signature(checker *c, const ps_stan_expr *e, ps_stan_fn fn)
     if (is_op || (fn == PS_STAN_FN_POW && e->u.call.syntax == PS_STAN_SYN_INFIX))
         ps_strbuf_printf(&sb, "operator '%s' cannot be applied to ", ps_stan_op_symbol(fn));
     else if (fn == PS_STAN_FN_USER)
-        ps_strbuf_printf(&sb, "no signature of %.*s matches ", NAME_SHOWN, e->u.call.name);
+        ps_strbuf_printf(&sb, "no signature of %.*s matches ", NAME_SHOWN, user);
     else
         ps_strbuf_printf(&sb, "no signature of %s matches ", ps_stan_fn_name(fn));
     describe_args(&sb, e->u.call.args, e->u.call.n_args);
@@ -428,8 +429,7 @@ static ps_status no_signature(checker *c, const ps_stan_expr *e, ps_stan_fn fn)
     ps_strbuf_puts(&sb, "; available: ");
     int shown = 0, more = 0;
     if (fn == PS_STAN_FN_USER) {
-        for (size_t i = fun_first(c, e->u.call.name); i != 0;
-             i = fun_following(c, i, e->u.call.name)) {
+        for (size_t i = fun_first(c, user); i != 0; i = fun_following(c, i, user)) {
             if (shown == MAX_SIGS_SHOWN) {
                 more++;
                 continue;
@@ -480,7 +480,7 @@ static ps_status apply_builtin(checker *c, ps_stan_expr *e, ps_stan_fn fn)
     size_t n = e->u.call.n_args;
     int id = best_sig(fn, e->u.call.args, n, concrete);
     if (id < 0)
-        return no_signature(c, e, fn);
+        return no_signature(c, e, fn, NULL);
     const ps_stan_sig *s = ps_stan_sig_get(id);
     ps_stan_level level = PS_STAN_LEVEL_CONST;
     bool all_scalar = true;
@@ -548,7 +548,7 @@ static ps_status apply_user(checker *c, ps_stan_expr *e, const char *name)
         best_cost = cost;
     }
     if (best == NULL)
-        return no_signature(c, e, PS_STAN_FN_USER);
+        return no_signature(c, e, PS_STAN_FN_USER, name);
     ps_stan_level level = PS_STAN_LEVEL_CONST;
     for (size_t k = 0; k < n; k++) {
         PS_CHECK(promote(c, &e->u.call.args[k], best->args[k]->type));

@@ -263,6 +263,12 @@ static void test_user_function_errors(void)
                      "functions whose names end in _lp)",
                      true);
     check_error_opts(__LINE__,
+                     "functions { real d_lpdf(real y, real m) { return -y; } } parameters { "
+                     "vector[2] v; } model { v ~ d(1); }",
+                     "t.stan:1:98: error: no signature of d_lpdf matches (vector, int) (the left "
+                     "side of '~' and the arguments of 'd'); available: d_lpdf(real, real)",
+                     true);
+    check_error_opts(__LINE__,
                      "functions { real f(real x) { return x; } real f(real y) { return y; } }",
                      "t.stan:1:47: error: 'f' is already defined with these argument types (line "
                      "1)",
