@@ -4,7 +4,8 @@
  * back with serial HDF5, and drives the error paths.
  *
  *   test_trace write   path=P chains=C warmup=W draws=D block=B [flush_every=K]
- *                      [kill_after=F kill=one|all|mid] [side=S] [layout=even|reverse]
+ *                      [kill_after=F kill=one|all|mid [kill_gap=G]] [side=S]
+ *                      [layout=even|reverse]
  *                      [force=1] [verify=1]
  *   test_trace resume  path=P chains=C from_warmup=W0 from_draws=D0 warmup=W draws=D block=B
  *   test_trace verify  path=P chains=C (warmup=W draws=D | side=S) [complete=1]
@@ -37,7 +38,7 @@ typedef struct options {
     const char *dir;
     const char *kill;
     const char *layout;
-    long chains, warmup, draws, block, flush_every, kill_after;
+    long chains, warmup, draws, block, flush_every, kill_after, kill_gap;
     long from_warmup, from_draws;
     int force, verify, complete;
 } options;
@@ -196,7 +197,7 @@ static int kill_rank(void)
 /*
  * Appends the draws [from, to) of one part. Every flush_every appends the trace is flushed
  * (through the timer helper with a zero period) and the count recorded; after kill_after
- * flushes and two more (unflushed) appends the chosen ranks die by SIGKILL.
+ * flushes and kill_gap more (unflushed) appends the chosen ranks die by SIGKILL.
  */
 static void write_part(const options *o, ps_trace *t, block_bufs *b, int part, size_t from,
                        size_t to, long *appends, long *flushes)
@@ -207,7 +208,7 @@ static void write_part(const options *o, ps_trace *t, block_bufs *b, int part, s
         size_t n = block_size(o->block, *appends);
         if (n > to - at)
             n = to - at;
-        if (armed_at >= 0 && *appends == armed_at + 2) {
+        if (armed_at >= 0 && *appends == armed_at + o->kill_gap) {
             if (strcmp(o->kill, "all") == 0 || (strcmp(o->kill, "one") == 0 && rank == kill_rank()))
                 raise(SIGKILL);
             if (strcmp(o->kill, "mid") == 0) {
@@ -246,7 +247,9 @@ static void write_part(const options *o, ps_trace *t, block_bufs *b, int part, s
  * Reading back with serial HDF5 (rank 0)
  * ------------------------------------------------------------------------------------- */
 
-static int read_all(hid_t file, const char *path, hid_t mtype, void *buf, hsize_t *dims, int *ndim)
+/* Reads a whole dataset into buf if it holds at most cap elements (else returns -2). */
+static int read_all(hid_t file, const char *path, hid_t mtype, void *buf, size_t cap, hsize_t *dims,
+                    int *ndim)
 {
     hid_t ds = H5Dopen2(file, path, H5P_DEFAULT);
     if (ds < 0)
@@ -255,7 +258,10 @@ static int read_all(hid_t file, const char *path, hid_t mtype, void *buf, hsize_
     *ndim = H5Sget_simple_extent_ndims(space);
     H5Sget_simple_extent_dims(space, dims, NULL);
     int rc = 0;
-    if (buf != NULL && H5Sget_simple_extent_npoints(space) > 0)
+    hssize_t points = H5Sget_simple_extent_npoints(space);
+    if (buf != NULL && (size_t)points > cap)
+        rc = -2;
+    else if (buf != NULL && points > 0)
         rc = H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0 ? -1 : 0;
     H5Sclose(space);
     H5Dclose(ds);
@@ -266,7 +272,7 @@ static hsize_t extent_of(hid_t file, const char *path, int axis)
 {
     hsize_t dims[16] = {0};
     int ndim = 0;
-    if (read_all(file, path, H5T_NATIVE_DOUBLE, NULL, dims, &ndim) < 0 || axis >= ndim)
+    if (read_all(file, path, H5T_NATIVE_DOUBLE, NULL, 0, dims, &ndim) < 0 || axis >= ndim)
         return (hsize_t)-1;
     return dims[axis];
 }
@@ -281,16 +287,18 @@ static void verify_part(hid_t file, int part, long chains, long draws)
     size_t n = (size_t)chains * (size_t)draws;
     int64_t *coord = calloc((size_t)draws + (size_t)chains + 1, sizeof *coord);
     snprintf(path, sizeof path, "%s/draw", post);
-    CHECK(read_all(file, path, H5T_NATIVE_INT64, coord, dims, &ndim) == 0 &&
+    CHECK(read_all(file, path, H5T_NATIVE_INT64, coord, (size_t)draws + (size_t)chains + 1, dims,
+                   &ndim) == 0 &&
               dims[0] == (hsize_t)draws,
           "%s has %llu draws, expected %ld", path, (unsigned long long)dims[0], draws);
-    for (long d = 0; d < draws; d++)
+    for (long d = 0; d < draws && dims[0] == (hsize_t)draws; d++)
         CHECK(coord[d] == d, "%s[%ld] is %lld", path, d, (long long)coord[d]);
     snprintf(path, sizeof path, "%s/chain", stats);
-    CHECK(read_all(file, path, H5T_NATIVE_INT64, coord, dims, &ndim) == 0 &&
+    CHECK(read_all(file, path, H5T_NATIVE_INT64, coord, (size_t)draws + (size_t)chains + 1, dims,
+                   &ndim) == 0 &&
               dims[0] == (hsize_t)chains,
           "%s has %llu chains, expected %ld", path, (unsigned long long)dims[0], chains);
-    for (long c = 0; c < chains; c++)
+    for (long c = 0; c < chains && dims[0] == (hsize_t)chains; c++)
         CHECK(coord[c] == c, "%s[%ld] is %lld", path, c, (long long)coord[c]);
     free(coord);
 
@@ -300,7 +308,7 @@ static void verify_part(hid_t file, int part, long chains, long draws)
             elems *= model_vars[v].dims[i];
         double *buf = calloc(n * elems + 1, sizeof *buf);
         snprintf(path, sizeof path, "%s/%s", post, model_vars[v].name);
-        int rc = read_all(file, path, H5T_NATIVE_DOUBLE, buf, dims, &ndim);
+        int rc = read_all(file, path, H5T_NATIVE_DOUBLE, buf, n * elems, dims, &ndim);
         CHECK(rc == 0 && ndim == 2 + model_vars[v].ndim && dims[0] == (hsize_t)chains &&
                   dims[1] == (hsize_t)draws,
               "%s: rank %d, shape [%llu, %llu, ...], expected [%ld, %ld, ...]", path, ndim,
@@ -328,7 +336,7 @@ static void verify_part(hid_t file, int part, long chains, long draws)
         hid_t mt = st->type == PS_TRACE_F64   ? H5T_NATIVE_DOUBLE
                    : st->type == PS_TRACE_I64 ? H5T_NATIVE_INT64
                                               : H5T_NATIVE_INT8;
-        int rc = read_all(file, path, mt, buf, dims, &ndim);
+        int rc = read_all(file, path, mt, buf, n, dims, &ndim);
         CHECK(rc == 0 && ndim == 2 && dims[0] == (hsize_t)chains && dims[1] == (hsize_t)draws,
               "%s: shape [%llu, %llu], expected [%ld, %ld]", path, (unsigned long long)dims[0],
               (unsigned long long)dims[1], chains, draws);
@@ -408,12 +416,12 @@ static void verify_file(const char *path, long chains, long warmup, long draws, 
     int32_t x[6];
     hsize_t dims[16];
     int ndim;
-    CHECK(read_all(file, "observed_data/y", H5T_NATIVE_DOUBLE, y, dims, &ndim) == 0 &&
+    CHECK(read_all(file, "observed_data/y", H5T_NATIVE_DOUBLE, y, 4, dims, &ndim) == 0 &&
               memcmp(y, data_y, sizeof y) == 0,
           "observed_data/y");
-    CHECK(read_all(file, "observed_data/N", H5T_NATIVE_INT64, &nn, dims, &ndim) == 0 && nn == 42,
+    CHECK(read_all(file, "observed_data/N", H5T_NATIVE_INT64, &nn, 1, dims, &ndim) == 0 && nn == 42,
           "observed_data/N is %lld", (long long)nn);
-    CHECK(read_all(file, "constant_data/X", H5T_NATIVE_INT32, x, dims, &ndim) == 0 &&
+    CHECK(read_all(file, "constant_data/X", H5T_NATIVE_INT32, x, 6, dims, &ndim) == 0 &&
               memcmp(x, data_x, sizeof x) == 0 && ndim == 2,
           "constant_data/X");
     if (complete) {
@@ -693,6 +701,7 @@ int main(int argc, char **argv)
     o.block = arg_long(argc, argv, "block", 7);
     o.flush_every = arg_long(argc, argv, "flush_every", 0);
     o.kill_after = arg_long(argc, argv, "kill_after", 0);
+    o.kill_gap = arg_long(argc, argv, "kill_gap", 2);
     o.from_warmup = arg_long(argc, argv, "from_warmup", 0);
     o.from_draws = arg_long(argc, argv, "from_draws", 0);
     o.force = (int)arg_long(argc, argv, "force", 1);

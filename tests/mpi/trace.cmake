@@ -28,3 +28,35 @@ foreach(np 1 2 4)
     ARGS errors dir=${PSAMPLE_TRACE_TEST_DIR}/errors_${np})
   file(MAKE_DIRECTORY ${PSAMPLE_TRACE_TEST_DIR}/errors_${np})
 endforeach()
+
+# Durability (DESIGN.md Invariant 4) and resume: see run_trace_kill.cmake. The Python
+# reader is optional here; the serial HDF5 read-back always runs.
+find_program(PSAMPLE_PYTHON3 NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+find_program(PSAMPLE_PYTHON3 NAMES python3)
+function(ps_trace_kill_test name np1 np2 kill io)
+  add_test(NAME ${name}
+    COMMAND ${CMAKE_COMMAND}
+      -DMPIEXEC=${MPIEXEC_EXECUTABLE} -DNPFLAG=${MPIEXEC_NUMPROC_FLAG}
+      "-DPREFLAGS=${MPIEXEC_PREFLAGS}" -DPROG=$<TARGET_FILE:test_trace>
+      -DNP1=${np1} -DNP2=${np2} -DKILL=${kill} -DIO=${io}
+      -DPYTHON=${PSAMPLE_PYTHON3} -DREADER=${PROJECT_SOURCE_DIR}/tests/app/trace_read.py
+      -DDIR=${PSAMPLE_TRACE_TEST_DIR} -DNAME=${name} ${ARGN}
+      -P ${CMAKE_CURRENT_LIST_DIR}/run_trace_kill.cmake)
+  set(procs ${np1})
+  if(np2 GREATER np1)
+    set(procs ${np2})
+  endif()
+  ps_test_common(${name} TIMEOUT 180 NPROCS ${procs} LABELS mpi fault)
+endfunction()
+
+ps_trace_kill_test(mpi_trace_kill_one_2 2 4 one ompio -DCHAINS=5 -DWARMUP=10 -DDRAWS=40 -DBLOCK=4)
+ps_trace_kill_test(mpi_trace_kill_all_4 4 1 all romio -DCHAINS=6 -DWARMUP=7 -DDRAWS=45 -DBLOCK=5)
+ps_trace_kill_test(mpi_trace_kill_mid_4 4 2 mid ompio -DCHAINS=3 -DWARMUP=10 -DDRAWS=40 -DBLOCK=4)
+ps_trace_kill_test(mpi_trace_kill_mid_2_romio 2 2 mid romio -DCHAINS=5 -DWARMUP=0 -DDRAWS=50 -DBLOCK=6)
+ps_trace_kill_test(mpi_trace_kill_all_1 1 2 all ompio -DCHAINS=4 -DWARMUP=20 -DDRAWS=30 -DBLOCK=3)
+# Many small appends between two flushes: with HDF5's default metadata cache, evicted
+# chunk-index nodes reach the disk between flushes and the killed file loses flushed draws;
+# the writer's cache settings (make_fapl in trace.c) must keep it exact.
+ps_trace_kill_test(mpi_trace_kill_gap_2 2 2 all ompio -DCHAINS=8 -DWARMUP=0 -DDRAWS=2400
+  -DBLOCK=1 -DFLUSH_EVERY=500 -DKILL_AFTER=1 -DKILL_GAP=490)
+ps_trace_kill_test(mpi_trace_resume_2_4 2 4 none ompio -DCHAINS=5 -DWARMUP=10 -DDRAWS=33 -DBLOCK=4)
