@@ -147,6 +147,10 @@ typedef struct ps_trace_desc {
     size_t warmup_draws_hint;
     size_t chunk_bytes;
 
+    /* Raw data go through MPI-IO's two-phase collective buffering instead of one
+     * independent write per rank inside the collective H5Dwrite (see trace.c, make_dxpl). */
+    bool two_phase_io;
+
     /* An existing file at path is an error naming it unless force is set (then it is
      * replaced). */
     bool force;

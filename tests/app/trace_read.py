@@ -10,6 +10,7 @@ file must hold exactly those. --complete also checks the end-of-run metadata.
 
 Exits 77 (skipped) when h5py, netCDF4, h5netcdf, xarray or numpy is missing.
 """
+import argparse
 import sys
 
 try:
@@ -152,15 +153,19 @@ def check_data(datasets, engine):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    if len(args) != 4:
-        print(__doc__, file=sys.stderr)
-        return 2
-    path, chains, warmup, draws = args[0], int(args[1]), int(args[2]), int(args[3])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path")
+    parser.add_argument("chains", type=int)
+    parser.add_argument("warmup", type=int)
+    parser.add_argument("draws", type=int)
+    parser.add_argument("--side")
+    parser.add_argument("--complete", action="store_true")
+    opts = parser.parse_args()
+    path, chains, warmup, draws = opts.path, opts.chains, opts.warmup, opts.draws
     save_warmup = warmup > 0
-    complete = "--complete" in sys.argv
-    if "--side" in sys.argv:
-        with open(sys.argv[sys.argv.index("--side") + 1]) as f:
+    complete = opts.complete
+    if opts.side:
+        with open(opts.side) as f:
             warmup, draws = (int(x) for x in f.read().split())
     print(f"reading {path}: {chains} chains, {warmup} warmup draws, {draws} draws")
 

@@ -11,10 +11,11 @@
 #     writes the rest, and the whole trace must read back as if never interrupted.
 #
 # Variables: MPIEXEC NPFLAG PREFLAGS PROG NP1 NP2 KILL IO PYTHON READER DIR NAME CHAINS
-# WARMUP DRAWS BLOCK, and optionally FLUSH_EVERY (2), KILL_AFTER (3), KILL_GAP (2): flush
-# every FLUSH_EVERY appends, kill KILL_GAP appends after the KILL_AFTER-th flush.
+# WARMUP DRAWS BLOCK, and optionally FLUSH_EVERY (3), KILL_AFTER (3), KILL_GAP (2): flush
+# every FLUSH_EVERY appends, kill KILL_GAP appends after the KILL_AFTER-th flush (so with
+# the defaults two appends are not flushed when the kill comes).
 if(NOT FLUSH_EVERY)
-  set(FLUSH_EVERY 2)
+  set(FLUSH_EVERY 3)
 endif()
 if(NOT KILL_AFTER)
   set(KILL_AFTER 3)

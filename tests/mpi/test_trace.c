@@ -189,6 +189,15 @@ static void record_flush(const options *o, size_t warmup, size_t draws)
     rename(tmp, o->side);
 }
 
+/* No rank may die before rank 0 recorded the flush (a rank that dies takes the others
+ * down, possibly before rank 0 wrote the side file). */
+static void flush_recorded(const options *o, size_t warmup, size_t draws)
+{
+    record_flush(o, warmup, draws);
+    if (o->side != NULL)
+        MPI_Barrier(MPI_COMM_WORLD);
+}
+
 static int kill_rank(void)
 {
     return size > 1 ? 1 : 0;
@@ -231,8 +240,8 @@ static void write_part(const options *o, ps_trace *t, block_bufs *b, int part, s
                   ps_error_message());
             CHECK(flushed, "a zero flush period flushes");
             (*flushes)++;
-            record_flush(o, ps_trace_n_draws(t, PS_TRACE_WARMUP),
-                         ps_trace_n_draws(t, PS_TRACE_SAMPLING));
+            flush_recorded(o, ps_trace_n_draws(t, PS_TRACE_WARMUP),
+                           ps_trace_n_draws(t, PS_TRACE_SAMPLING));
             if (o->kill_after > 0 && *flushes == o->kill_after)
                 armed_at = *appends;
         } else {
@@ -594,6 +603,17 @@ static void run_errors(const options *base)
     check_agreed(ps_trace_open_append(MPI_COMM_WORLD, path, &d2, 0, 4, &t), PS_ERR_IO,
                  "no group warmup_posterior", "reopen with warmup");
     char missing[4096];
+    snprintf(missing, sizeof missing, "%s/not_hdf5.h5", o.dir);
+    if (rank == 0) {
+        FILE *f = fopen(missing, "w");
+        fputs("not an HDF5 file\n", f);
+        fclose(f);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    /* HDF5's own failure, with its error stack folded into the message. */
+    check_agreed(ps_trace_open_append(MPI_COMM_WORLD, missing, &d, 0, 0, &t), PS_ERR_IO,
+                 "H5Fopen failed for the file: unable to open file",
+                 "reopen a file that is not HDF5");
     snprintf(missing, sizeof missing, "%s/missing.h5", o.dir);
     check_agreed(ps_trace_open_append(MPI_COMM_WORLD, missing, &d, 0, 0, &t), PS_ERR_IO,
                  "cannot reopen", "reopen a missing file");

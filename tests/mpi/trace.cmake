@@ -52,7 +52,7 @@ endfunction()
 ps_trace_kill_test(mpi_trace_kill_one_2 2 4 one ompio -DCHAINS=5 -DWARMUP=10 -DDRAWS=40 -DBLOCK=4)
 ps_trace_kill_test(mpi_trace_kill_all_4 4 1 all romio -DCHAINS=6 -DWARMUP=7 -DDRAWS=45 -DBLOCK=5)
 ps_trace_kill_test(mpi_trace_kill_mid_4 4 2 mid ompio -DCHAINS=3 -DWARMUP=10 -DDRAWS=40 -DBLOCK=4)
-ps_trace_kill_test(mpi_trace_kill_mid_2_romio 2 2 mid romio -DCHAINS=5 -DWARMUP=0 -DDRAWS=50 -DBLOCK=6)
+ps_trace_kill_test(mpi_trace_kill_mid_2_romio 2 2 mid romio -DCHAINS=5 -DWARMUP=0 -DDRAWS=90 -DBLOCK=6)
 ps_trace_kill_test(mpi_trace_kill_all_1 1 2 all ompio -DCHAINS=4 -DWARMUP=20 -DDRAWS=30 -DBLOCK=3)
 # Many small appends between two flushes: with HDF5's default metadata cache, evicted
 # chunk-index nodes reach the disk between flushes and the killed file loses flushed draws;
@@ -60,3 +60,14 @@ ps_trace_kill_test(mpi_trace_kill_all_1 1 2 all ompio -DCHAINS=4 -DWARMUP=20 -DD
 ps_trace_kill_test(mpi_trace_kill_gap_2 2 2 all ompio -DCHAINS=8 -DWARMUP=0 -DDRAWS=2400
   -DBLOCK=1 -DFLUSH_EVERY=500 -DKILL_AFTER=1 -DKILL_GAP=490)
 ps_trace_kill_test(mpi_trace_resume_2_4 2 4 none ompio -DCHAINS=5 -DWARMUP=10 -DDRAWS=33 -DBLOCK=4)
+
+# A collective write that fails on one rank cannot be agreed on: the job aborts, and the
+# message names the rank, the call and the dataset.
+ps_add_mpi_test(NAME mpi_trace_abort_2 TARGET test_trace NPROCS 2 TIMEOUT 60
+  ARGS write path=${PSAMPLE_TRACE_TEST_DIR}/mpi_trace_abort_2.h5 chains=3 draws=10 verify=0)
+set_property(TEST mpi_trace_abort_2 APPEND PROPERTY ENVIRONMENT PSAMPLE_FAULT=trace_write@1)
+set_property(TEST mpi_trace_abort_2 PROPERTY PASS_REGULAR_EXPRESSION
+  "psample: rank 1: trace file [^\n]*mpi_trace_abort_2.h5: H5Dwrite failed for posterior/chain inside a collective operation: injected fault")
+
+# The throughput benchmark (not a test): scripts/bench/trace runs it against dd.
+ps_add_test_program(bench_trace SOURCES mpi/bench_trace.c)
