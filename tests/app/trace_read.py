@@ -191,6 +191,9 @@ def main():
     for key in ("psample_version", "psample_model_source", "psample_layout", "psample_seed",
                 "psample_n_chains", "psample_n_ranks", "created_at", "inference_library"):
         check(key in root_attrs, f"root attribute {key} is missing")
+    source = root_attrs.get("psample_model_source", "")
+    check(len(source) == 100000 and source.startswith("parameters { real mu; }\n"),
+          f"psample_model_source: {len(source)} characters")
     check(int(root_attrs.get("psample_seed", 0)) == 18446744073709551557, "psample_seed")
     check(int(root_attrs.get("psample_n_chains", 0)) == chains, "psample_n_chains")
     if complete:

@@ -88,7 +88,12 @@ static ps_trace_desc make_desc(const options *o, ps_trace_array *observed, ps_tr
     d.constant_data = constant;
     d.n_constant_data = 1;
     d.config_text = "[sampler]\nchains = 4\n# a config with \"quotes\" and unicode: \xc3\xa9\n";
-    d.model_source = "parameters { real mu; }\nmodel { mu ~ normal(0, 1); }\n";
+    /* Longer than the 64 KiB an HDF5 object header can hold. */
+    static char source[100001];
+    if (source[0] == '\0')
+        for (size_t i = 0; i + 1 < sizeof source; i++)
+            source[i] = "parameters { real mu; }\n"[i % 24];
+    d.model_source = source;
     d.layout_text = "test layout";
     d.seed = 18446744073709551557ull;
     d.draws_hint = 16;
@@ -473,6 +478,9 @@ static void run_write(const options *o)
     write_part(o, t, &b, 0, 0, (size_t)o->draws, &appends, &flushes);
     CHECK(ps_trace_n_draws(t, PS_TRACE_SAMPLING) == (size_t)o->draws, "draws written");
     CHECK(ps_trace_n_draws(t, PS_TRACE_WARMUP) == (size_t)o->warmup, "warmup draws written");
+    /* The second call replaces the first. */
+    ps_trace_end early = {3, "not the last word"};
+    CHECK(ps_trace_set_metadata(t, &early) == PS_OK, "metadata: %s", ps_error_message());
     ps_trace_end end = {o->warmup, "max_draws"};
     CHECK(ps_trace_set_metadata(t, &end) == PS_OK, "metadata: %s", ps_error_message());
     CHECK(ps_trace_close(&t) == PS_OK && t == NULL, "close");
