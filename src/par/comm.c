@@ -24,8 +24,8 @@ void ps_mpi_must(int code, const char *call, MPI_Comm comm)
     int len = 0;
     if (MPI_Error_string(code, text, &len) != MPI_SUCCESS)
         snprintf(text, sizeof text, "MPI error code %d", code);
-    fprintf(stderr, "psample: rank %d: %s failed inside a collective operation: %s\n", rank,
-            call, text);
+    fprintf(stderr, "psample: rank %d: %s failed inside a collective operation: %s\n", rank, call,
+            text);
     fflush(stderr);
     MPI_Abort(comm, PS_EXIT_RUNTIME);
 }
@@ -39,8 +39,7 @@ ps_status ps_comm_agree(MPI_Comm comm, ps_status local)
     int first = INT_MAX, failing = 0;
     /* Two reductions: the lowest failing rank and the number of failing ranks. If either
      * fails, MPI itself is broken and the job cannot agree on anything: abort. */
-    ps_mpi_must(MPI_Allreduce(&mine[0], &first, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce",
-                comm);
+    ps_mpi_must(MPI_Allreduce(&mine[0], &first, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce", comm);
     ps_mpi_must(MPI_Allreduce(&mine[1], &failing, 1, MPI_INT, MPI_SUM, comm), "MPI_Allreduce",
                 comm);
     if (first == INT_MAX)

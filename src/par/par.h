@@ -1,11 +1,13 @@
 /*
- * Everything MPI that the other modules share: agreement on a status.
+ * Everything MPI that the other modules share: agreement on a status, and the collective
+ * loading of the configuration.
  */
 #ifndef PS_PAR_H
 #define PS_PAR_H
 
 #include <mpi.h>
 
+#include "config/config.h"
 #include "core/core.h"
 
 /*
@@ -25,5 +27,15 @@ void ps_mpi_must(int code, const char *call, MPI_Comm comm);
 
 /* Translates an MPI error code into PS_ERR_MPI with a message naming the call. Local. */
 ps_status ps_mpi_error(int code, const char *call);
+
+/*
+ * Reads the configuration on rank 0, broadcasts its text (and rank 0's working folder
+ * and, when the file sets no seed, a random seed) to every rank, and parses and
+ * validates it identically everywhere, so every rank ends with the same ps_config.
+ * A read or validation error becomes the same status on every rank, with rank 0's
+ * message. Collective on comm.
+ */
+ps_status ps_config_load_collective(MPI_Comm comm, const char *path, const char *const *overrides,
+                                    size_t n_overrides, ps_config **out);
 
 #endif
