@@ -11,7 +11,10 @@ file must hold exactly those. --complete also checks the end-of-run metadata.
 Exits 77 (skipped) when h5py, netCDF4, h5netcdf, xarray or numpy is missing.
 """
 import argparse
+import os
+import shutil
 import sys
+import tempfile
 
 try:
     import h5py
@@ -152,6 +155,27 @@ def check_data(datasets, engine):
               f"{engine}: constant_data/X")
 
 
+def check_netcdf_append(path, draws):
+    """netCDF-C can append to the file (it needs creation order tracked on every group):
+    on a copy, add an attribute and a variable to posterior, then read it with xarray."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = os.path.join(tmp, "append.h5")
+        shutil.copyfile(path, copy)
+        try:
+            with netCDF4.Dataset(copy, "a") as nc:
+                post = nc.groups["posterior"]
+                post.setncattr("note", "appended by netCDF-C")
+                extra = post.createVariable("extra", "f8", ("chain", "draw"))
+                extra[:, :] = 1.5
+        except Exception as err:  # noqa: BLE001 (report any failure of the library)
+            check(False, f"netCDF4 cannot append to the trace: {err!r}")
+            return
+        with xr.open_dataset(copy, group="posterior", engine="netcdf4") as ds:
+            check(ds.attrs.get("note") == "appended by netCDF-C", "netCDF4-appended attribute")
+            check("extra" in ds and ds["extra"].shape[1] == draws and float(ds["extra"].max()) == 1.5,
+                  "netCDF4-appended variable")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path")
@@ -216,6 +240,8 @@ def main():
             check_posterior(datasets[post], f"{engine} {post}", part, chains, n)
             check_stats(datasets[stats], f"{engine} {stats}", part, chains, n)
         check_data(datasets, engine)
+
+    check_netcdf_append(path, draws)
 
     if failures:
         print(f"{len(failures)} checks failed", file=sys.stderr)
