@@ -773,7 +773,8 @@ static hid_t make_dcpl(const ps_trace *t)
  * calls (H5FD_MPIO_INDIVIDUAL_IO) instead of MPI-IO's two-phase collective buffering:
  * every block is a run of whole contiguous pieces of chunks that belong to the writing
  * rank, so there is nothing to aggregate, and shuffling the data through aggregator ranks
- * cost 2-3 times the throughput on the benchmark (scripts/bench/trace). two_phase_io in
+ * halved the throughput on the benchmark (scripts/bench/trace, 4 ranks, both OMPIO and
+ * ROMIO). two_phase_io in
  * the description turns collective buffering back on (parallel file systems with many
  * ranks and small blocks may prefer it).
  */
