@@ -748,7 +748,7 @@ ps_status ps_ad_neg_binomial_2_lpmf(ps_ad_tape *tape, ps_adi n, ps_adv mu, ps_ad
         double k = n.v[i * sn], m = mu.v[i * sm], f = phi.v[i * sp];
         double lmf = log(m + f);
         if (k_phi)
-            lp += ps_lchoose(k + f - 1.0, k);
+            lp += -log(k + f) - ps_lbeta(f, k + 1.0); /* lchoose(k + f - 1, k) */
         if (k_mu)
             lp += xlogy(k, m);
         lp += -f * log1p(m / f) - k * lmf;

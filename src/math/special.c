@@ -287,8 +287,6 @@ double ps_inv_Phi(double p)
         e = ps_Phi(x) - p;
     else
         e = (1.0 - p) - 0.5 * erfc(x * M_SQRT1_2);
-    if (x > 0.0)
-        e = -e;
     double u = e * PS_SQRT_2PI * exp(0.5 * x * x);
     return x - u / (1.0 + 0.5 * x * u);
 }

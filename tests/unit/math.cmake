@@ -1,0 +1,2 @@
+ps_add_test(NAME unit_special SOURCES unit/test_special.c LABELS unit)
+ps_add_test(NAME unit_dens SOURCES unit/test_dens.c LABELS unit)
