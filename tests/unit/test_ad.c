@@ -566,7 +566,7 @@ static double la_data[12] = {0.3, -1.1, 0.7, 2.0, 0.4, -0.6, 1.2, 0.9, -0.2, 0.5
 /* A well-conditioned 3x3 from theta: A = B + 4 I. */
 static ps_status square3(ps_ad_tape *tape, ps_adv th, ps_adv *a)
 {
-    double four = 4.0;
+    static const double four = 4.0;
     return ps_ad_add_diag(tape, reshape(seg(th, 1, 9), 3, 3), ps_ad_data(&four, 1, 1), a);
 }
 

@@ -70,7 +70,8 @@ static ps_status build_t(ps_ad_tape *tape, ps_adv th, void *p, ps_adv *out)
     size_t n = free_size(x->c);
     ps_adv u;
     PS_CHECK(ps_ad_segment(th, 1, n, &u));
-    double lo = -1.5, hi = 2.5, off = 0.7, mult = 1.8;
+    /* Data must outlive the evaluation (the reverse sweep reads it): static. */
+    static const double lo = -1.5, hi = 2.5, off = 0.7, mult = 1.8;
     ps_adv L = ps_ad_data(&lo, 1, 1), H = ps_ad_data(&hi, 1, 1), none = ps_ad_no_bound();
     bool j = x->jacobian;
     switch (x->c) {
