@@ -124,11 +124,8 @@ ps_status ps_ad_normal_lpdf(ps_ad_tape *tape, ps_adv y, ps_adv mu, ps_adv sigma,
         /* Scalar scale: the common case, with 1/sigma and log sigma formed once. */
         double inv = 1.0 / sigma.v[0];
         double zz = 0.0;
-        if (sy && sm && dy == NULL && dmu == NULL) {
-            for (size_t i = 0; i < n; i++) {
-                double z = (y.v[i] - mu.v[i]) * inv;
-                zz += z * z;
-            }
+        if ((sy || dy == NULL) && (sm || dmu == NULL)) {
+            zz = ps_kern_normal_sq(n, y.v, sy, mu.v, sm, inv, dy, dmu);
         } else {
             for (size_t i = 0; i < n; i++) {
                 double z = (y.v[i * sy] - mu.v[i * sm]) * inv;
@@ -967,56 +964,42 @@ static ps_status glm(ps_ad_tape *tape, const char *fn, enum glm_family family, p
     double *dsigma = family == GLM_NORMAL ? P.d[4] : NULL;
     size_t sa = STRIDE(alpha), sy = ny == 1 ? 0 : 1;
     size_t ss = family == GLM_NORMAL ? STRIDE(sigma) : 0;
-    double *eta, *d;
-    PS_CHECK(ps_ad_alloc(tape, 2 * GLM_BLOCK, &eta));
+    double *eta = NULL, *d, *w;
+    int *ybuf;
+    PS_CHECK(ps_ad_alloc(tape, 5 * GLM_BLOCK, &eta));
     d = eta + GLM_BLOCK;
+    w = eta + 2 * GLM_BLOCK;
+    ybuf = (int *)(void *)(eta + 4 * GLM_BLOCK);
     double inv_sigma = family == GLM_NORMAL && ss == 0 ? 1.0 / sigma.v[0] : 0.0;
     double lp = 0.0, sum_log1p = 0.0, quad = 0.0, log_sigma_sum = 0.0;
     bool need_d = dX != NULL || dalpha != NULL || dbeta != NULL || dy != NULL;
     for (size_t i0 = 0; i0 < N; i0 += GLM_BLOCK) {
         size_t nb = N - i0 < GLM_BLOCK ? N - i0 : GLM_BLOCK;
-        for (size_t i = 0; i < nb; i++)
-            eta[i] = alpha.v[(i0 + i) * sa];
-        for (size_t k = 0; k < K; k++)
-            ps_kern_axpy(nb, beta.v[k], X.v + k * N + i0, eta);
-        switch (family) {
-        case GLM_BERNOULLI_LOGIT: {
-            /* log p = y eta - log(1 + e^eta) = y eta - max(eta, 0) - log(1 + e^-|eta|);
-             * d/d eta = y - inv_logit(eta). The log of a product of the (1 + e^-|eta|)
-             * factors, each in (1, 2], replaces one log1p per row by one log per block. */
-            double *e = d;
+        if (sa)
+            memcpy(eta, alpha.v + i0, nb * sizeof(double));
+        else
             for (size_t i = 0; i < nb; i++)
-                e[i] = -fabs(eta[i]);
-            ps_kern_exp(nb, e, e);
-            double prod = 1.0, part = 0.0;
-            for (size_t i = 0; i < nb; i++) {
-                int yv = yi.v[(i0 + i) * sy];
-                double t = eta[i], ei = e[i], r = 1.0 / (1.0 + ei);
-                prod *= 1.0 + ei;
-                part += (yv ? t : 0.0) - (t > 0.0 ? t : 0.0);
-                double p = t >= 0.0 ? r : ei * r;
-                d[i] = (double)yv - p;
-            }
-            lp += part;
-            sum_log1p += log(prod);
-            break;
+                eta[i] = alpha.v[0];
+        ps_kern_gemv_n(nb, K, X.v + i0, N, beta.v, eta);
+        const int *yb = yi.v + i0 * sy;
+        if (family != GLM_NORMAL && sy == 0) {
+            /* A scalar outcome broadcast over the rows: expand it into the int scratch. */
+            for (size_t i = 0; i < nb; i++)
+                ybuf[i] = yi.v[0];
+            yb = ybuf;
         }
-        case GLM_POISSON_LOG: {
-            double part = 0.0;
-            for (size_t i = 0; i < nb; i++)
-                d[i] = eta[i];
-            ps_kern_exp(nb, d, d);
-            for (size_t i = 0; i < nb; i++) {
-                int yv = yi.v[(i0 + i) * sy];
-                part += (yv == 0 ? 0.0 : yv * eta[i]) - d[i];
-                d[i] = (double)yv - d[i];
-            }
-            lp += part;
+        switch (family) {
+        case GLM_BERNOULLI_LOGIT:
+            /* log p = y eta - log(1 + e^eta) = y eta - max(eta, 0) - log(1 + e^-|eta|);
+             * d/d eta = y - inv_logit(eta). */
+            lp += ps_kern_bernoulli_logit(nb, eta, yb, d, w, &sum_log1p);
+            break;
+        case GLM_POISSON_LOG:
+            lp += ps_kern_poisson_log(nb, eta, yb, d, w);
             if (!propto)
                 for (size_t i = 0; i < nb; i++)
-                    lp -= ps_log_factorial(yi.v[(i0 + i) * sy]);
+                    lp -= ps_log_factorial(yb[i]);
             break;
-        }
         case GLM_NORMAL: {
             double part = 0.0;
             for (size_t i = 0; i < nb; i++) {
@@ -1038,15 +1021,13 @@ static ps_status glm(ps_ad_tape *tape, const char *fn, enum glm_family family, p
         if (!need_d)
             continue;
         if (dbeta != NULL)
-            for (size_t k = 0; k < K; k++)
-                dbeta[k] += ps_kern_dot(nb, X.v + k * N + i0, d);
+            ps_kern_gemv_t(nb, K, X.v + i0, N, d, dbeta);
         if (dalpha != NULL) {
             if (sa)
                 for (size_t i = 0; i < nb; i++)
                     dalpha[i0 + i] += d[i];
             else
-                for (size_t i = 0; i < nb; i++)
-                    dalpha[0] += d[i];
+                dalpha[0] += ps_kern_sum(nb, d);
         }
         if (dy != NULL) {
             if (sy)

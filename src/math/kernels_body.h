@@ -1,0 +1,251 @@
+/*
+ * Kernel bodies, included twice by kernels.c: once for the baseline instruction set and
+ * once with KERN_ATTR = target("avx2") (dispatched at run time). KERN(name) makes the
+ * variant's name. Every loop uses the same operations in the same order in both variants
+ * (no FMA contraction, fixed accumulator lanes), so both give bit-identical results; the
+ * wider variant only executes more lanes at once. kernels.c is compiled with
+ * -fno-trapping-math, which lets gcc turn the selects below into vector blends.
+ */
+
+KERN_ATTR static inline v4d KERN(load4_)(const double *p)
+{
+    v4d v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+#define load4 KERN(load4_)
+
+/* exp(v), see ps_kern_exp in kernels.h for the method. */
+KERN_ATTR static inline double KERN(exp1)(double v)
+{
+    const double shift = 6755399441055744.0; /* 1.5 * 2^52 */
+    const uint64_t shift_bits = 0x4338000000000000ull;
+    const double log2e = 1.4426950408889634074;
+    const double ln2_hi = 6.93147180369123816490e-01; /* fdlibm: 21 trailing zero bits */
+    const double ln2_lo = 1.90821492927058770002e-10;
+    double vc = v < -746.0 ? -746.0 : v;
+    vc = vc > 710.0 ? 710.0 : vc;
+    double kd = vc * log2e + shift;
+    kd -= shift;
+    double r = (vc - kd * ln2_hi) - kd * ln2_lo;
+    /* exp(r) = sum_{j<=13} r^j / j!, evaluated by Estrin's scheme (short dependency
+     * chains, so independent elements overlap in the pipeline). */
+    double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+    double p01 = 1.0 + r, p23 = 0.5 + r * (1.0 / 6.0);
+    double p45 = 1.0 / 24.0 + r * (1.0 / 120.0), p67 = 1.0 / 720.0 + r * (1.0 / 5040.0);
+    double p89 = 1.0 / 40320.0 + r * (1.0 / 362880.0);
+    double p1011 = 1.0 / 3628800.0 + r * (1.0 / 39916800.0);
+    double p1213 = 1.0 / 479001600.0 + r * (1.0 / 6227020800.0);
+    double q0 = p01 + r2 * p23, q1 = p45 + r2 * p67, q2 = p89 + r2 * p1011;
+    double e0 = q0 + r4 * q1, e1 = q2 + r4 * p1213;
+    double p = e0 + r8 * e1;
+    /* 2^k = 2^k1 2^k2 with k1 = round(k / 2): both factors are normal numbers. */
+    double k1d = (kd * 0.5 + shift) - shift;
+    double k2d = kd - k1d;
+    uint64_t k1 = bits_of(k1d + shift) - shift_bits;
+    uint64_t k2 = bits_of(k2d + shift) - shift_bits;
+    double s1 = double_of((k1 + 1023u) << 52);
+    double s2 = double_of((k2 + 1023u) << 52);
+    double e = p * s1 * s2;
+    e = v > 709.782712893383973 ? INFINITY : e;
+    e = v < -745.1332191019412 ? 0.0 : e;
+    return v != v ? v : e;
+}
+
+KERN_ATTR static void KERN(exp)(size_t n, const double *x, double *y)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = KERN(exp1)(x[i]);
+}
+
+KERN_ATTR static double KERN(dot)(size_t n, const double *x, const double *y)
+{
+    v4d acc = {0, 0, 0, 0}, acc2 = acc;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        acc += load4(x + i) * load4(y + i);
+        acc2 += load4(x + i + 4) * load4(y + i + 4);
+    }
+    for (; i < n; i++)
+        acc[0] += x[i] * y[i];
+    acc += acc2;
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+KERN_ATTR static void KERN(axpy)(size_t n, double a, const double *x, double *y)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
+/* y += X[:, k] beta[k] over k: the product of an n-row block (leading dimension ld) with
+ * beta, four columns at a time so y is loaded and stored a quarter as often. */
+KERN_ATTR static void KERN(gemv_n)(size_t n, size_t K, const double *X, size_t ld,
+                                   const double *beta, double *y)
+{
+    size_t k = 0;
+    for (; k + 4 <= K; k += 4) {
+        const double *x0 = X + k * ld, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
+        double b0 = beta[k], b1 = beta[k + 1], b2 = beta[k + 2], b3 = beta[k + 3];
+        for (size_t i = 0; i < n; i++)
+            y[i] = (((y[i] + x0[i] * b0) + x1[i] * b1) + x2[i] * b2) + x3[i] * b3;
+    }
+    for (; k < K; k++) {
+        const double *x0 = X + k * ld;
+        double b0 = beta[k];
+        for (size_t i = 0; i < n; i++)
+            y[i] += x0[i] * b0;
+    }
+}
+
+/* g[k] += X[:, k] . d over k, four columns at a time (d is loaded once for four). Each
+ * column's sum runs in eight interleaved lanes (two vectors, so consecutive additions
+ * do not wait on each other). */
+KERN_ATTR static void KERN(gemv_t)(size_t n, size_t K, const double *X, size_t ld,
+                                   const double *d, double *g)
+{
+    size_t k = 0;
+    for (; k + 4 <= K; k += 4) {
+        const double *x0 = X + k * ld, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
+        v4d a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            v4d dv = load4(d + i), dw = load4(d + i + 4);
+            a0 += load4(x0 + i) * dv;
+            a1 += load4(x1 + i) * dv;
+            a2 += load4(x2 + i) * dv;
+            a3 += load4(x3 + i) * dv;
+            b0 += load4(x0 + i + 4) * dw;
+            b1 += load4(x1 + i + 4) * dw;
+            b2 += load4(x2 + i + 4) * dw;
+            b3 += load4(x3 + i + 4) * dw;
+        }
+        for (; i < n; i++) {
+            a0[0] += x0[i] * d[i];
+            a1[0] += x1[i] * d[i];
+            a2[0] += x2[i] * d[i];
+            a3[0] += x3[i] * d[i];
+        }
+        a0 += b0;
+        a1 += b1;
+        a2 += b2;
+        a3 += b3;
+        g[k] += (a0[0] + a0[1]) + (a0[2] + a0[3]);
+        g[k + 1] += (a1[0] + a1[1]) + (a1[2] + a1[3]);
+        g[k + 2] += (a2[0] + a2[1]) + (a2[2] + a2[3]);
+        g[k + 3] += (a3[0] + a3[1]) + (a3[2] + a3[3]);
+    }
+    for (; k < K; k++)
+        g[k] += KERN(dot)(n, X + k * ld, d);
+}
+
+/* Sum and product of n values in four interleaved lanes. */
+KERN_ATTR static double KERN(sum4)(size_t n, const double *x)
+{
+    v4d s = {0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        s += load4(x + i);
+    for (; i < n; i++)
+        s[0] += x[i];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+KERN_ATTR static double KERN(prod4)(size_t n, const double *x)
+{
+    v4d s = {1, 1, 1, 1};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        s *= load4(x + i);
+    for (; i < n; i++)
+        s[0] *= x[i];
+    return (s[0] * s[1]) * (s[2] * s[3]);
+}
+
+/* Bernoulli-logit terms of n rows (n <= 1024), with 2n doubles of scratch w:
+ * d[i] = y[i] - inv_logit(eta[i]); returns sum(y eta - max(eta, 0)) and adds
+ * log prod(1 + exp(-|eta|)) to *log1p_sum. Written as elementwise loops (which vectorise)
+ * followed by lane-wise reductions. */
+KERN_ATTR static double KERN(bernoulli_logit)(size_t n, const double *eta, const int *y,
+                                              double *d, double *w, double *log1p_sum)
+{
+    double *part = w + n;
+    for (size_t i = 0; i < n; i++) {
+        double t = eta[i];
+        w[i] = KERN(exp1)(-fabs(t));
+    }
+    for (size_t i = 0; i < n; i++) {
+        double t = eta[i], yv = (double)y[i], e = w[i];
+        double r = 1.0 / (1.0 + e);
+        part[i] = yv * t - (t > 0.0 ? t : 0.0);
+        d[i] = yv - (t >= 0.0 ? r : e * r);
+        w[i] = 1.0 + e;
+    }
+    *log1p_sum += log(KERN(prod4)(n, w));
+    return KERN(sum4)(n, part);
+}
+
+/* Poisson-log terms, with n doubles of scratch w: d[i] = y[i] - exp(eta[i]); returns
+ * sum(y eta - exp(eta)) (0 eta = 0 for y = 0, also when eta is infinite). */
+KERN_ATTR static double KERN(poisson_log)(size_t n, const double *eta, const int *y, double *d,
+                                          double *w)
+{
+    for (size_t i = 0; i < n; i++) {
+        double t = eta[i], yv = (double)y[i];
+        double e = KERN(exp1)(t);
+        w[i] = (yv == 0.0 ? 0.0 : yv * t) - e;
+        d[i] = yv - e;
+    }
+    return KERN(sum4)(n, w);
+}
+
+/* Normal terms with a scalar scale: z = (y - mu) inv; returns sum z^2; dy[i] -= z inv and
+ * dmu[i] += z inv when given. y and mu have strides 0 (broadcast) or 1; a broadcast
+ * operand must come with a NULL derivative (the caller handles var scalars). */
+KERN_ATTR static double KERN(normal_sq)(size_t n, const double *y, size_t sy, const double *mu,
+                                        size_t sm, double inv, double *dy, double *dmu)
+{
+    double acc[4] = {0, 0, 0, 0};
+    size_t i = 0;
+    if (sy == 1 && sm == 1) {
+        for (; i + 4 <= n; i += 4) {
+            for (size_t l = 0; l < 4; l++) {
+                double z = (y[i + l] - mu[i + l]) * inv;
+                acc[l] += z * z;
+                if (dmu != NULL)
+                    dmu[i + l] += z * inv;
+                if (dy != NULL)
+                    dy[i + l] -= z * inv;
+            }
+        }
+    } else if (sy == 0 && sm == 1) {
+        for (; i + 4 <= n; i += 4) {
+            for (size_t l = 0; l < 4; l++) {
+                double z = (y[0] - mu[i + l]) * inv;
+                acc[l] += z * z;
+                if (dmu != NULL)
+                    dmu[i + l] += z * inv;
+            }
+        }
+    } else if (sy == 1 && sm == 0) {
+        for (; i + 4 <= n; i += 4) {
+            for (size_t l = 0; l < 4; l++) {
+                double z = (y[i + l] - mu[0]) * inv;
+                acc[l] += z * z;
+                if (dy != NULL)
+                    dy[i + l] -= z * inv;
+            }
+        }
+    }
+    for (; i < n; i++) {
+        double z = (y[i * sy] - mu[i * sm]) * inv;
+        acc[0] += z * z;
+        if (dmu != NULL)
+            dmu[i] += z * inv;
+        if (dy != NULL)
+            dy[i] -= z * inv;
+    }
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+#undef load4
