@@ -111,6 +111,13 @@ double ps_log_factorial(int n)
     return ps_lgamma((double)n + 1.0);
 }
 
+const double *ps_log_factorial_table(int *size)
+{
+    pthread_once(&log_factorial_once, log_factorial_init);
+    *size = LOG_FACTORIAL_TABLE;
+    return log_factorial_table;
+}
+
 double ps_log1p_exp(double x)
 {
     if (x > 0.0)

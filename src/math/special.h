@@ -20,6 +20,10 @@ double ps_trigamma(double x);
 /* log(n!) for an integer n >= 0 (a table for small n, lgamma beyond). */
 double ps_log_factorial(int n);
 
+/* The table behind ps_log_factorial: log(n!) for 0 <= n < *size (filled on first use,
+ * thread-safe), for loops that look up many values. */
+const double *ps_log_factorial_table(int *size);
+
 /* log(1 + exp(x)) without overflow or loss of tiny results. */
 double ps_log1p_exp(double x);
 /* log(1 - exp(x)) for x <= 0 (NaN for x > 0, -inf at 0), accurate near 0 and for x << 0. */
