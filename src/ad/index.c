@@ -190,17 +190,32 @@ ps_status ps_ad_gather(ps_ad_tape *tape, ps_adv x, ps_adi idx, ps_adv *out)
     bool row_vector = x.rows == 1 && x.cols != 1;
     size_t len = matrix ? x.rows : ps_adv_size(x);
     size_t cols = matrix ? x.cols : 1;
-    for (size_t i = 0; i < idx.n; i++) {
-        if (idx.v[i] < 1 || (size_t)idx.v[i] > len)
-            return ps_error(PS_ERR_MODEL,
-                            "index %d (at position %zu of the index array) out of range; "
-                            "expecting an index in 1..%zu",
-                            idx.v[i], i + 1, len);
-    }
     double *o = NULL;
     size_t orows = row_vector ? 1 : idx.n, ocols = row_vector ? idx.n : cols;
     PS_CHECK(ps_ad_result(tape, orows, ocols, x.var, &o, out));
-    for (size_t c = 0; c < cols; c++) {
+    /* The range check rides along with the first column's copy (one pass); an index out
+     * of range is looked for only when the check failed. Indices are read as unsigned
+     * offsets, so 0 and negatives wrap to huge values and fail the same comparison. */
+    unsigned bad = len == 0 && idx.n > 0;
+    if (!bad) {
+        const double *xv = x.v - 1;
+        for (size_t i = 0; i < idx.n; i++) {
+            unsigned k = (unsigned)idx.v[i];
+            bad |= (unsigned)(k - 1u >= (unsigned)len);
+            o[i] = xv[bad ? 1 : k];
+        }
+    }
+    if (bad || len > 0xffffffffu) {
+        for (size_t i = 0; i < idx.n; i++)
+            if (idx.v[i] < 1 || (size_t)idx.v[i] > len)
+                return ps_error(PS_ERR_MODEL,
+                                "index %d (at position %zu of the index array) out of range; "
+                                "expecting an index in 1..%zu",
+                                idx.v[i], i + 1, len);
+        for (size_t i = 0; i < idx.n; i++) /* only reached for len >= 2^32 */
+            o[i] = x.v[idx.v[i] - 1];
+    }
+    for (size_t c = 1; c < cols; c++) {
         const double *xv = x.v + c * len - 1;
         double *oc = o + c * idx.n;
         for (size_t i = 0; i < idx.n; i++)

@@ -22,46 +22,58 @@ static const int INC1_DENS = 1;
 
 enum check_kind { FINITE, NOT_NAN, POSITIVE, POSITIVE_FINITE, NONNEGATIVE, PROBABILITY };
 
+/* True when v passes the check (written without branches so the scan vectorises). */
+static inline bool passes(double v, enum check_kind kind)
+{
+    switch (kind) {
+    case FINITE:
+        return v - v == 0.0;
+    case NOT_NAN:
+        return v == v;
+    case POSITIVE:
+        return v > 0.0;
+    case POSITIVE_FINITE:
+        return v > 0.0 && v - v == 0.0;
+    case NONNEGATIVE:
+        return v >= 0.0;
+    default:
+        return v >= 0.0 && v <= 1.0;
+    }
+}
+
 static ps_status check_reals(ps_ad_tape *tape, const char *fn, const char *what, ps_adv x,
                              enum check_kind kind)
 {
+    static const char *const must[] = {"finite",          "not nan",     "positive",
+                                       "positive finite", "nonnegative", "in the interval [0, 1]"};
     size_t n = ps_adv_size(x);
+    /* A fast scan first; the element is looked for only when something failed. */
+    int bad = 0;
+    switch (kind) {
+    case FINITE:
+        for (size_t i = 0; i < n; i++)
+            bad |= !passes(x.v[i], FINITE);
+        break;
+    case NOT_NAN:
+        for (size_t i = 0; i < n; i++)
+            bad |= !passes(x.v[i], NOT_NAN);
+        break;
+    default:
+        for (size_t i = 0; i < n; i++)
+            bad |= !passes(x.v[i], kind);
+        break;
+    }
+    if (!bad)
+        return PS_OK;
     for (size_t i = 0; i < n; i++) {
         double v = x.v[i];
-        bool ok;
-        const char *must;
-        switch (kind) {
-        case FINITE:
-            ok = isfinite(v);
-            must = "finite";
-            break;
-        case NOT_NAN:
-            ok = !isnan(v);
-            must = "not nan";
-            break;
-        case POSITIVE:
-            ok = v > 0.0;
-            must = "positive";
-            break;
-        case POSITIVE_FINITE:
-            ok = v > 0.0 && isfinite(v);
-            must = "positive finite";
-            break;
-        case NONNEGATIVE:
-            ok = v >= 0.0;
-            must = "nonnegative";
-            break;
-        default:
-            ok = v >= 0.0 && v <= 1.0;
-            must = "in the interval [0, 1]";
-            break;
-        }
-        if (!ok) {
-            if (n == 1)
-                return ps_ad_domain_error(tape, "%s: %s is %g, but must be %s", fn, what, v, must);
-            return ps_ad_domain_error(tape, "%s: %s[%zu] is %g, but must be %s", fn, what, i + 1, v,
-                                      must);
-        }
+        if (passes(v, kind))
+            continue;
+        if (n == 1)
+            return ps_ad_domain_error(tape, "%s: %s is %g, but must be %s", fn, what, v,
+                                      must[kind]);
+        return ps_ad_domain_error(tape, "%s: %s[%zu] is %g, but must be %s", fn, what, i + 1, v,
+                                  must[kind]);
     }
     return PS_OK;
 }

@@ -70,8 +70,7 @@ void ps_kern_exp(size_t n, const double *x, double *y)
     DISPATCH(exp, n, x, y);
 }
 
-void ps_kern_gemv_n(size_t n, size_t K, const double *X, size_t ld, const double *beta,
-                    double *y)
+void ps_kern_gemv_n(size_t n, size_t K, const double *X, size_t ld, const double *beta, double *y)
 {
     DISPATCH(gemv_n, n, K, X, ld, beta, y);
 }

@@ -31,8 +31,7 @@ void ps_kern_exp(size_t n, const double *x, double *y);
 
 /* y[i] += sum_k X[i + k ld] beta[k] for i < n (an n x K block of a column-major matrix
  * with leading dimension ld). */
-void ps_kern_gemv_n(size_t n, size_t K, const double *X, size_t ld, const double *beta,
-                    double *y);
+void ps_kern_gemv_n(size_t n, size_t K, const double *X, size_t ld, const double *beta, double *y);
 
 /* g[k] += sum_i X[i + k ld] d[i] for k < K. */
 void ps_kern_gemv_t(size_t n, size_t K, const double *X, size_t ld, const double *d, double *g);

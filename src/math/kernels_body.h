@@ -128,8 +128,8 @@ KERN_ATTR static void KERN(gemv_n)(size_t n, size_t K, const double *X, size_t l
 /* g[k] += X[:, k] . d over k, four columns at a time (d is loaded once for four). Each
  * column's sum runs in eight interleaved lanes (two vectors, so consecutive additions
  * do not wait on each other). */
-KERN_ATTR static void KERN(gemv_t)(size_t n, size_t K, const double *X, size_t ld,
-                                   const double *d, double *g)
+KERN_ATTR static void KERN(gemv_t)(size_t n, size_t K, const double *X, size_t ld, const double *d,
+                                   double *g)
 {
     size_t k = 0;
     for (; k + 4 <= K; k += 4) {
@@ -193,8 +193,8 @@ KERN_ATTR static double KERN(prod4)(size_t n, const double *x)
  * d[i] = y[i] - inv_logit(eta[i]); returns sum(y eta - max(eta, 0)) and adds
  * log prod(1 + exp(-|eta|)) to *log1p_sum. Written as elementwise loops (which vectorise)
  * followed by lane-wise reductions. */
-KERN_ATTR static double KERN(bernoulli_logit)(size_t n, const double *eta, const int *y,
-                                              double *d, double *w, double *log1p_sum)
+KERN_ATTR static double KERN(bernoulli_logit)(size_t n, const double *eta, const int *y, double *d,
+                                              double *w, double *log1p_sum)
 {
     double *part = w + n;
     for (size_t i = 0; i < n; i++) {

@@ -182,8 +182,8 @@ static ps_status eight_schools(ps_ad_tape *tape, const double *theta, double *lp
     PS_CHECK(ps_ad_cauchy_lpdf(tape, tau, C(zero), C(five), true, &l));
     PS_CHECK(ps_ad_target_add(tape, l));
     PS_CHECK(prior(tape, tt, &one));
-    PS_CHECK(ps_ad_normal_lpdf(tape, ps_ad_data(es_y, 8, 1), t, ps_ad_data(es_sigma, 8, 1), true,
-                               &l));
+    PS_CHECK(
+        ps_ad_normal_lpdf(tape, ps_ad_data(es_y, 8, 1), t, ps_ad_data(es_sigma, 8, 1), true, &l));
     PS_CHECK(ps_ad_target_add(tape, l));
     return finish(tape, th, 10, lp, grad);
 }
@@ -303,8 +303,7 @@ int main(int argc, char **argv)
         /* FLOPs: 2ND for X beta and 2ND for X^T d (plus O(N) elementwise); bytes: X once. */
         {"logistic_regression", logistic, 1 + LR_D, 74.9, 4.0 * LR_N * LR_D,
          8.0 * LR_N * LR_D + 4.0 * LR_N},
-        {"poisson_glm", poisson, 1 + PG_K, 45.7, 4.0 * PG_N * PG_K,
-         8.0 * PG_N * PG_K + 4.0 * PG_N},
+        {"poisson_glm", poisson, 1 + PG_K, 45.7, 4.0 * PG_N * PG_K, 8.0 * PG_N * PG_K + 4.0 * PG_N},
         /* Two triangular solves with L: 2 D^2 FLOPs, L's lower triangle 8 D^2 / 2 bytes. */
         {"gauss100_corr", gauss100, G_D, 76.9, 2.0 * G_D * G_D, 4.0 * G_D * G_D},
         /* Per observation ~6 FLOPs forward, ~6 backward; x, y, g read once. */
@@ -312,14 +311,14 @@ int main(int argc, char **argv)
         {"eight_schools_noncentered", eight_schools, 10, 0.998, 100.0, 128.0},
         {"neal_funnel10", funnel, 10, 0.01, 60.0, 0.0},
     };
-    printf("%-27s %10s %12s %8s %12s %12s\n", "model", "us/grad", "Stan net us", "speedup",
-           "FLOPs", "data bytes");
+    printf("%-27s %10s %12s %8s %12s %12s\n", "model", "us/grad", "Stan net us", "speedup", "FLOPs",
+           "data bytes");
     for (size_t m = 0; m < sizeof models / sizeof models[0]; m++) {
         if (argc > 2 && strcmp(argv[2], models[m].name) != 0)
             continue;
         double us = time_model(models[m].fn, models[m].dim, seconds);
-        printf("%-27s %10.3f %12.3f %7.1fx %12.0f %12.0f\n", models[m].name, us,
-               models[m].stan_net, models[m].stan_net / us, models[m].flops, models[m].bytes);
+        printf("%-27s %10.3f %12.3f %7.1fx %12.0f %12.0f\n", models[m].name, us, models[m].stan_net,
+               models[m].stan_net / us, models[m].flops, models[m].bytes);
     }
     return 0;
 }
