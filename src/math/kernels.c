@@ -12,6 +12,9 @@
 /* Four doubles as one value (GCC/Clang vector extension): lane-wise arithmetic that the
  * compiler maps to one AVX register or two SSE registers. */
 typedef double v4d __attribute__((vector_size(32)));
+typedef long long v4i __attribute__((vector_size(32)));
+typedef int v4si __attribute__((vector_size(16)));
+#define SPLAT(x) ((v4d){(x), (x), (x), (x)})
 
 static inline uint64_t bits_of(double x)
 {
