@@ -3,6 +3,7 @@
  * run time on what the processor supports. Both variants give identical results.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -44,14 +45,27 @@ static inline double double_of(uint64_t u)
 #undef KERN_ATTR
 #undef KERN
 
+static _Atomic int force_baseline;
+
 static bool use_avx2(void)
 {
-    return __builtin_cpu_supports("avx2");
+    return !force_baseline && __builtin_cpu_supports("avx2");
 }
 #define DISPATCH(name, ...) (use_avx2() ? name##_avx2(__VA_ARGS__) : name##_base(__VA_ARGS__))
 #else
 #define DISPATCH(name, ...) name##_base(__VA_ARGS__)
 #endif
+
+bool ps_kern_force_baseline(bool on)
+{
+#ifdef HAVE_AVX2_VARIANT
+    force_baseline = on;
+    return __builtin_cpu_supports("avx2");
+#else
+    (void)on;
+    return false;
+#endif
+}
 
 double ps_kern_dot(size_t n, const double *x, const double *y)
 {

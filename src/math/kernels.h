@@ -8,7 +8,12 @@
 #ifndef PS_MATH_KERNELS_H
 #define PS_MATH_KERNELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+/* For tests: on = true makes every kernel use the baseline variant (process-wide).
+ * Returns true when a wider variant exists on this processor. */
+bool ps_kern_force_baseline(bool on);
 
 /* sum_i x[i] y[i], in four interleaved partial sums (so the loop vectorises; the result
  * differs from a left-to-right sum by rounding only). */

@@ -225,6 +225,68 @@ static void test_kernels(void)
     CHECK(yy[36] == 2.0 + 0.5 * a[36], "axpy");
 }
 
+/* The baseline and AVX2 variants of every kernel give bit-identical results. */
+static void test_kernel_variants(void)
+{
+    enum { N = 1000, K = 7 };
+    static double X[N * K], beta[K], eta[N], y[2][N], db[2][N], dp[2][N], dn[2][3][N], w[2 * N],
+        g[2][K];
+    static int yi[N];
+    uint64_t state = 99;
+    for (int i = 0; i < N * K; i++) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        X[i] = (double)(state >> 11) / 9007199254740992.0 - 0.5;
+    }
+    for (int i = 0; i < N; i++) {
+        eta[i] = 30.0 * X[i];
+        yi[i] = X[i + N] > 0.0;
+    }
+    for (int k = 0; k < K; k++)
+        beta[k] = X[k] * 3.0;
+    double r[2][8], l[2] = {0.0, 0.0};
+    int passes = 2;
+    memset(dn, 0, sizeof dn);
+    for (int pass = 0; pass < passes; pass++) {
+        bool wide = ps_kern_force_baseline(pass == 1);
+        if (!wide) {
+            printf("SKIP: no wider kernel variant on this processor\n");
+            passes = 1;
+        }
+        memset(g[pass], 0, sizeof g[pass]);
+        ps_kern_exp(N, eta, y[pass]);
+        r[pass][0] = ps_kern_dot(N - 3, X, X + N);
+        r[pass][1] = ps_kern_sum(N - 1, X);
+        ps_kern_gemv_n(N - 5, K, X, N, beta, y[pass]);
+        ps_kern_gemv_t(N - 5, K, X, N, y[pass], g[pass]);
+        r[pass][2] = ps_kern_bernoulli_logit(N - 2, eta, yi, db[pass], w, &l[pass]);
+        r[pass][3] = ps_kern_poisson_log(N - 1, X, yi, dp[pass], w);
+        r[pass][4] = ps_kern_normal_sq(N - 1, X, 1, X + N, 1, 1.7, dn[pass][0], NULL);
+        r[pass][5] = ps_kern_normal_sq(N - 1, X, 0, X + N, 1, 1.7, NULL, dn[pass][1]);
+        r[pass][6] = ps_kern_normal_sq(N - 1, X, 1, X + N, 0, 1.7, dn[pass][2], NULL);
+    }
+    ps_kern_force_baseline(false);
+    if (passes == 2) {
+        CHECK(memcmp(r[0], r[1], 7 * sizeof(double)) == 0 && l[0] == l[1],
+              "kernel sums differ by variant");
+        CHECK(memcmp(y[0], y[1], sizeof y[0]) == 0, "exp/gemv_n results differ by variant");
+        CHECK(memcmp(g[0], g[1], sizeof g[0]) == 0, "gemv_t results differ by variant");
+        CHECK(memcmp(db[0], db[1], sizeof db[0]) == 0 && memcmp(dp[0], dp[1], sizeof dp[0]) == 0 &&
+                  memcmp(dn[0], dn[1], sizeof dn[0]) == 0,
+              "kernel derivatives differ by variant");
+    }
+    /* The bernoulli kernel against a direct computation. */
+    double part = 0.0, lsum = 0.0, worst = 0.0;
+    for (int i = 0; i < N - 2; i++) {
+        double t = eta[i];
+        part += yi[i] * t - (t > 0.0 ? t : 0.0);
+        lsum += log1p(exp(-fabs(t)));
+        worst = fmax(worst, fabs(db[0][i] - (yi[i] - 1.0 / (1.0 + exp(-t)))));
+    }
+    CHECK(worst <= 4.5e-16, "bernoulli kernel derivative off by %g (2 ulps of 1 allowed)", worst);
+    CHECK_REL(r[0][2], part, 1e-13, "bernoulli kernel linear part");
+    CHECK_REL(l[0], lsum, 1e-13, "bernoulli kernel log1p part");
+}
+
 int main(void)
 {
     test_gamma_family();
@@ -233,5 +295,6 @@ int main(void)
     test_normal_family();
     test_mix_softmax();
     test_kernels();
+    test_kernel_variants();
     TEST_EXIT();
 }
