@@ -249,6 +249,14 @@ ps_status ps_ad_partials_begin(ps_ad_tape *tape, ps_ad_partials *p, const ps_adv
  * adjoints. */
 ps_status ps_ad_partials_finish(ps_ad_partials *p, double value, bool var, ps_adv *out);
 
+/*
+ * The same for scalar operands only (each of size 1), with the partial derivatives given
+ * directly (d[k] = d value / d operand k) and kept inside the node: the fast path of
+ * scalar code. count <= 4. Local. Errors: PS_ERR_MEM.
+ */
+ps_status ps_ad_scalar_result(ps_ad_tape *tape, double value, bool var, const ps_adv *operands,
+                              const double *d, size_t count, ps_adv *out);
+
 /* Helpers for sizes: the broadcast size of operands that are each of size 1 or n. Returns
  * PS_ERR_MODEL (recorded, naming `what`) when two non-scalar sizes differ. Local. */
 ps_status ps_ad_broadcast_size(const char *what, const size_t *sizes, size_t count, size_t *n);

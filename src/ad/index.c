@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "ad/ad.h"
+#include "ad/ad_impl.h"
 
 ps_status ps_ad_reshape(ps_adv x, size_t rows, size_t cols, ps_adv *out)
 {
@@ -108,14 +108,14 @@ ps_status ps_ad_block(ps_ad_tape *tape, ps_adv m, long i, long j, size_t nrows, 
                         nrows, ncols, i, j, m.rows, m.cols);
     size_t i0 = (size_t)(i - 1), j0 = (size_t)(j - 1);
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, nrows, ncols, m.var, &o, out));
+    PS_CHECK(ad_result(tape, nrows, ncols, m.var, &o, out));
     for (size_t c = 0; c < ncols; c++)
         for (size_t r = 0; r < nrows; r++)
             o[r + c * nrows] = m.v[(i0 + r) + (j0 + c) * m.rows];
     if (out->a == NULL || m.a == NULL)
         return PS_OK;
     block_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, block_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, block_back, sizeof *nd, (void **)&nd));
     *nd = (block_node){i0, j0, nrows, ncols, m.rows, m.a, out->a};
     return PS_OK;
 }
@@ -147,14 +147,14 @@ ps_status ps_ad_transpose(ps_ad_tape *tape, ps_adv x, ps_adv *out)
     if (x.rows == 1 || x.cols == 1)
         return ps_ad_reshape(x, x.cols, x.rows, out);
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, x.cols, x.rows, x.var, &o, out));
+    PS_CHECK(ad_result(tape, x.cols, x.rows, x.var, &o, out));
     for (size_t c = 0; c < x.cols; c++)
         for (size_t r = 0; r < x.rows; r++)
             o[c + r * x.cols] = x.v[r + c * x.rows];
     if (out->a == NULL || x.a == NULL)
         return PS_OK;
     transpose_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, transpose_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, transpose_back, sizeof *nd, (void **)&nd));
     *nd = (transpose_node){x.rows, x.cols, x.a, out->a};
     return PS_OK;
 }
@@ -192,7 +192,7 @@ ps_status ps_ad_gather(ps_ad_tape *tape, ps_adv x, ps_adi idx, ps_adv *out)
     size_t cols = matrix ? x.cols : 1;
     double *o = NULL;
     size_t orows = row_vector ? 1 : idx.n, ocols = row_vector ? idx.n : cols;
-    PS_CHECK(ps_ad_result(tape, orows, ocols, x.var, &o, out));
+    PS_CHECK(ad_result(tape, orows, ocols, x.var, &o, out));
     /* The range check rides along with the first column's copy (one pass); an index out
      * of range is looked for only when the check failed. Indices are read as unsigned
      * offsets, so 0 and negatives wrap to huge values and fail the same comparison. */
@@ -224,7 +224,7 @@ ps_status ps_ad_gather(ps_ad_tape *tape, ps_adv x, ps_adi idx, ps_adv *out)
     if (out->a == NULL || x.a == NULL)
         return PS_OK;
     gather_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, gather_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, gather_back, sizeof *nd, (void **)&nd));
     *nd = (gather_node){idx.v, idx.n, len, cols, x.a, out->a};
     return PS_OK;
 }
@@ -254,14 +254,14 @@ ps_status ps_ad_rep(ps_ad_tape *tape, ps_adv x, size_t rows, size_t cols, ps_adv
         return ps_error(PS_ERR_MODEL, "rep: the value to repeat must be a scalar, has %zu elements",
                         ps_adv_size(x));
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, rows, cols, x.var, &o, out));
+    PS_CHECK(ad_result(tape, rows, cols, x.var, &o, out));
     size_t n = rows * cols;
     for (size_t i = 0; i < n; i++)
         o[i] = x.v[0];
     if (out->a == NULL || x.a == NULL)
         return PS_OK;
     rep_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, rep_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, rep_back, sizeof *nd, (void **)&nd));
     *nd = (rep_node){n, x.a, out->a};
     return PS_OK;
 }
@@ -292,13 +292,13 @@ ps_status ps_ad_from_scalars(ps_ad_tape *tape, const ps_adv *elems, size_t rows,
         adj = adj || elems[i].a != NULL;
     }
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, rows, cols, var, &o, out));
+    PS_CHECK(ad_result(tape, rows, cols, var, &o, out));
     for (size_t i = 0; i < n; i++)
         o[i] = elems[i].v[0];
     if (out->a == NULL || !adj)
         return PS_OK;
     scalars_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, scalars_back, sizeof *nd + n * sizeof(double *), (void **)&nd));
+    PS_CHECK(ad_push(tape, scalars_back, sizeof *nd + n * sizeof(double *), (void **)&nd));
     nd->n = n;
     nd->oa = out->a;
     for (size_t i = 0; i < n; i++)
@@ -332,7 +332,7 @@ static ps_status append(ps_ad_tape *tape, ps_adv a, ps_adv b, size_t cols, size_
                         size_t out_rows, size_t out_cols, ps_adv *out)
 {
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, out_rows, out_cols, a.var || b.var, &o, out));
+    PS_CHECK(ad_result(tape, out_rows, out_cols, a.var || b.var, &o, out));
     size_t r = ra + rb;
     for (size_t c = 0; c < cols; c++) {
         memcpy(o + c * r, a.v + c * ra, ra * sizeof(double));
@@ -341,7 +341,7 @@ static ps_status append(ps_ad_tape *tape, ps_adv a, ps_adv b, size_t cols, size_
     if (out->a == NULL || (a.a == NULL && b.a == NULL))
         return PS_OK;
     append_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, append_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, append_back, sizeof *nd, (void **)&nd));
     *nd = (append_node){cols, ra, rb, a.a, b.a, out->a};
     return PS_OK;
 }

@@ -12,7 +12,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "ad/ad.h"
+#include "ad/ad_impl.h"
 #include "math/blas.h"
 
 static const double ONE = 1.0, ZERO = 0.0, MINUS_ONE = -1.0;
@@ -78,7 +78,7 @@ ps_status ps_ad_multiply(ps_ad_tape *tape, ps_adv a, ps_adv b, ps_adv *out)
     PS_CHECK(check_int(b.cols, "multiply"));
     int m = (int)a.rows, k = (int)a.cols, n = (int)b.cols;
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, a.rows, b.cols, a.var || b.var, &o, out));
+    PS_CHECK(ad_result(tape, a.rows, b.cols, a.var || b.var, &o, out));
     if (m == 0 || n == 0) {
         return PS_OK;
     } else if (k == 0) {
@@ -93,7 +93,7 @@ ps_status ps_ad_multiply(ps_ad_tape *tape, ps_adv a, ps_adv b, ps_adv *out)
     if (out->a == NULL || (a.a == NULL && b.a == NULL) || k == 0)
         return PS_OK;
     mul_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, mul_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, mul_back, sizeof *nd, (void **)&nd));
     *nd = (mul_node){m, n, k, a.v, b.v, a.a, b.a, out->a};
     return PS_OK;
 }
@@ -160,14 +160,14 @@ static ps_status diag_mul(ps_ad_tape *tape, ps_adv v, ps_adv m, int post, ps_adv
                         post ? "diag_post_multiply" : "diag_pre_multiply", ps_adv_size(v), m.rows,
                         m.cols);
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, m.rows, m.cols, v.var || m.var, &o, out));
+    PS_CHECK(ad_result(tape, m.rows, m.cols, v.var || m.var, &o, out));
     for (size_t c = 0; c < m.cols; c++)
         for (size_t r = 0; r < m.rows; r++)
             o[r + c * m.rows] = m.v[r + c * m.rows] * v.v[post ? c : r];
     if (out->a == NULL || (v.a == NULL && m.a == NULL))
         return PS_OK;
     diagmul_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, diagmul_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, diagmul_back, sizeof *nd, (void **)&nd));
     *nd = (diagmul_node){post, m.rows, m.cols, v.v, m.v, v.a, m.a, out->a};
     return PS_OK;
 }
@@ -204,14 +204,14 @@ ps_status ps_ad_diag_matrix(ps_ad_tape *tape, ps_adv v, ps_adv *out)
 {
     size_t n = ps_adv_size(v);
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, n, n, v.var, &o, out));
+    PS_CHECK(ad_result(tape, n, n, v.var, &o, out));
     memset(o, 0, n * n * sizeof(double));
     for (size_t k = 0; k < n; k++)
         o[k * (n + 1)] = v.v[k];
     if (out->a == NULL || v.a == NULL)
         return PS_OK;
     diag_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, diag_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, diag_back, sizeof *nd, (void **)&nd));
     *nd = (diag_node){n, n + 1, 1, 0, v.a, NULL, out->a};
     return PS_OK;
 }
@@ -220,7 +220,7 @@ ps_status ps_ad_diagonal(ps_ad_tape *tape, ps_adv m, ps_adv *out)
 {
     size_t n = m.rows < m.cols ? m.rows : m.cols;
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, n, 1, m.var, &o, out));
+    PS_CHECK(ad_result(tape, n, 1, m.var, &o, out));
     for (size_t k = 0; k < n; k++)
         o[k] = m.v[k * (m.rows + 1)];
     if (out->a == NULL || m.a == NULL)
@@ -228,7 +228,7 @@ ps_status ps_ad_diagonal(ps_ad_tape *tape, ps_adv m, ps_adv *out)
     /* Backward: m.a[k (rows+1)] += o.a[k]; diag_node adds oa[k*so] to xa[k*sx], so swap
      * roles by pointing "x" at m with stride rows+1 and "o" with stride 1. */
     diag_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, diag_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, diag_back, sizeof *nd, (void **)&nd));
     *nd = (diag_node){n, 1, m.rows + 1, 0, m.a, NULL, out->a};
     return PS_OK;
 }
@@ -239,7 +239,7 @@ ps_status ps_ad_add_diag(ps_ad_tape *tape, ps_adv m, ps_adv d, ps_adv *out)
     if (nd_size != 1 && nd_size != n)
         return ps_error(PS_ERR_MODEL, "add_diag: %zu values for a diagonal of %zu", nd_size, n);
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, m.rows, m.cols, m.var || d.var, &o, out));
+    PS_CHECK(ad_result(tape, m.rows, m.cols, m.var || d.var, &o, out));
     size_t total = ps_adv_size(m), sd = nd_size == 1 ? 0 : 1;
     memcpy(o, m.v, total * sizeof(double));
     for (size_t k = 0; k < n; k++)
@@ -247,7 +247,7 @@ ps_status ps_ad_add_diag(ps_ad_tape *tape, ps_adv m, ps_adv d, ps_adv *out)
     if (out->a == NULL || (m.a == NULL && d.a == NULL))
         return PS_OK;
     diag_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, diag_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, diag_back, sizeof *nd, (void **)&nd));
     *nd = (diag_node){n, m.rows + 1, sd, total, d.a, m.a, out->a};
     return PS_OK;
 }
@@ -332,7 +332,7 @@ static ps_status trisolve(ps_ad_tape *tape, ps_adv l, ps_adv b, int right, ps_ad
     PS_CHECK(check_tri(tape, l, what));
     int n = (int)l.rows, k = (int)(right ? b.rows : b.cols);
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, b.rows, b.cols, l.var || b.var, &o, out));
+    PS_CHECK(ad_result(tape, b.rows, b.cols, l.var || b.var, &o, out));
     memcpy(o, b.v, ps_adv_size(b) * sizeof(double));
     if (n == 0 || k == 0)
         return PS_OK;
@@ -345,9 +345,9 @@ static ps_status trisolve(ps_ad_tape *tape, ps_adv l, ps_adv b, int right, ps_ad
     if (out->a == NULL || (l.a == NULL && b.a == NULL))
         return PS_OK;
     double *work;
-    PS_CHECK(ps_ad_alloc(tape, ps_adv_size(b), &work));
+    PS_CHECK(ad_alloc(tape, ps_adv_size(b), &work));
     trisolve_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, trisolve_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, trisolve_back, sizeof *nd, (void **)&nd));
     *nd = (trisolve_node){right, n, k, l.v, out->v, l.a, b.a, out->a, work};
     return PS_OK;
 }
@@ -376,8 +376,8 @@ static ps_status lu_factor(ps_ad_tape *tape, ps_adv a, const char *what, double 
     int n = (int)a.rows, info = 0;
     size_t nn = a.rows * a.rows;
     double *piv = NULL;
-    PS_CHECK(ps_ad_alloc(tape, nn, lu));
-    PS_CHECK(ps_ad_alloc(tape, (a.rows * sizeof(int) + sizeof(double) - 1) / sizeof(double), &piv));
+    PS_CHECK(ad_alloc(tape, nn, lu));
+    PS_CHECK(ad_alloc(tape, (a.rows * sizeof(int) + sizeof(double) - 1) / sizeof(double), &piv));
     *ipiv = (int *)(void *)piv;
     memcpy(*lu, a.v, nn * sizeof(double));
     if (n > 0)
@@ -424,16 +424,16 @@ ps_status ps_ad_mdivide_left(ps_ad_tape *tape, ps_adv a, ps_adv b, ps_adv *out)
     PS_CHECK(check_int(b.cols, "mdivide_left"));
     int n = (int)a.rows, k = (int)b.cols, info = 0;
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, b.rows, b.cols, a.var || b.var, &o, out));
+    PS_CHECK(ad_result(tape, b.rows, b.cols, a.var || b.var, &o, out));
     memcpy(o, b.v, ps_adv_size(b) * sizeof(double));
     if (n > 0 && k > 0)
         dgetrs_("N", &n, &k, lu, &n, ipiv, o, &n, &info, 1);
     if (out->a == NULL || (a.a == NULL && b.a == NULL))
         return PS_OK;
     double *work;
-    PS_CHECK(ps_ad_alloc(tape, ps_adv_size(b), &work));
+    PS_CHECK(ad_alloc(tape, ps_adv_size(b), &work));
     lusolve_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, lusolve_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, lusolve_back, sizeof *nd, (void **)&nd));
     *nd = (lusolve_node){n, k, lu, ipiv, out->v, a.a, b.a, out->a, work};
     return PS_OK;
 }
@@ -476,14 +476,14 @@ ps_status ps_ad_inverse(ps_ad_tape *tape, ps_adv a, ps_adv *out)
     PS_CHECK(lu_factor(tape, a, "inverse", &lu, &ipiv));
     int n = (int)a.rows;
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, a.rows, a.cols, a.var, &o, out));
+    PS_CHECK(ad_result(tape, a.rows, a.cols, a.var, &o, out));
     PS_CHECK(lu_inverse(tape, n, lu, ipiv, o));
     if (out->a == NULL || a.a == NULL)
         return PS_OK;
     double *work;
-    PS_CHECK(ps_ad_alloc(tape, ps_adv_size(a), &work));
+    PS_CHECK(ad_alloc(tape, ps_adv_size(a), &work));
     inverse_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, inverse_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, inverse_back, sizeof *nd, (void **)&nd));
     *nd = (inverse_node){n, out->v, a.a, out->a, work};
     return PS_OK;
 }
@@ -515,15 +515,15 @@ ps_status ps_ad_log_determinant(ps_ad_tape *tape, ps_adv a, ps_adv *out)
     for (size_t i = 0; i < n; i++)
         s += log(fabs(lu[i * (n + 1)]));
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, 1, 1, a.var, &o, out));
+    PS_CHECK(ad_result(tape, 1, 1, a.var, &o, out));
     o[0] = s;
     if (out->a == NULL || a.a == NULL)
         return PS_OK;
     double *inv = NULL;
-    PS_CHECK(ps_ad_alloc(tape, n * n, &inv));
+    PS_CHECK(ad_alloc(tape, n * n, &inv));
     PS_CHECK(lu_inverse(tape, (int)n, lu, ipiv, inv));
     logdet_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, logdet_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, logdet_back, sizeof *nd, (void **)&nd));
     *nd = (logdet_node){n, inv, a.a, out->a};
     return PS_OK;
 }
@@ -584,7 +584,7 @@ ps_status ps_ad_cholesky_decompose(ps_ad_tape *tape, ps_adv a, ps_adv *out)
                                           r + 1, c + 1, x, c + 1, r + 1, y);
         }
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, n, n, a.var, &o, out));
+    PS_CHECK(ad_result(tape, n, n, a.var, &o, out));
     memcpy(o, a.v, n * n * sizeof(double));
     int in = (int)n, info = 0;
     if (n > 0)
@@ -597,9 +597,9 @@ ps_status ps_ad_cholesky_decompose(ps_ad_tape *tape, ps_adv a, ps_adv *out)
     if (out->a == NULL || a.a == NULL)
         return PS_OK;
     double *work;
-    PS_CHECK(ps_ad_alloc(tape, n * n, &work));
+    PS_CHECK(ad_alloc(tape, n * n, &work));
     chol_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, chol_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, chol_back, sizeof *nd, (void **)&nd));
     *nd = (chol_node){in, out->v, a.a, out->a, work};
     return PS_OK;
 }

@@ -10,7 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "ad/ad.h"
+#include "ad/ad_impl.h"
 #include "math/special.h"
 
 /* ---------------------------------------------------------------------------------------
@@ -213,16 +213,59 @@ static ps_status broadcast_shape(const char *what, ps_adv a, ps_adv b, size_t *r
                     what, a.rows, a.cols, b.rows, b.cols);
 }
 
-ps_status ps_ad_binary(ps_ad_tape *tape, ps_ad_binop op, ps_adv a, ps_adv b, ps_adv *out)
+/* Two scalars: the common case of scalar code, with a smaller node. */
+typedef struct bin1_node {
+    int op;
+    double av, bv, ov;
+    double *aa, *ba;
+    const double *oa;
+} bin1_node;
+
+static void bin1_back(void *p)
+{
+    bin1_node *nd = p;
+    double g = nd->oa[0], da, db;
+    binop_partials(nd->op, nd->av, nd->bv, nd->ov, &da, &db);
+    if (nd->aa != NULL)
+        nd->aa[0] += g * da;
+    if (nd->ba != NULL)
+        nd->ba[0] += g * db;
+}
+
+static inline __attribute__((always_inline)) ps_status
+binary_scalar(ps_ad_tape *tape, ps_ad_binop op, ps_adv a, ps_adv b, ps_adv *out)
+{
+    double *o = NULL;
+    PS_CHECK(ad_result(tape, 1, 1, a.var || b.var, &o, out));
+    double av = a.v[0], bv = b.v[0];
+    double v = op == PS_AD_ADD   ? av + bv
+               : op == PS_AD_MUL ? av * bv
+               : op == PS_AD_SUB ? av - bv
+                                 : binop_value(op, av, bv);
+    o[0] = v;
+    if (out->a == NULL || (a.a == NULL && b.a == NULL))
+        return PS_OK;
+    bin1_node *nd;
+    PS_CHECK(ad_push(tape, bin1_back, sizeof *nd, (void **)&nd));
+    *nd = (bin1_node){op, av, bv, v, a.a, b.a, out->a};
+    return PS_OK;
+}
+
+/* The shorthands below call this directly, so the operands are copied once (passing the
+ * handles through several calls costs more than the arithmetic of a scalar op). */
+static inline __attribute__((always_inline)) ps_status binary_impl(ps_ad_tape *tape, ps_ad_binop op,
+                                                                   ps_adv a, ps_adv b, ps_adv *out)
 {
     if ((unsigned)op >= PS_AD_BINOP_COUNT_)
         return ps_error(PS_ERR_INTERNAL, "unknown binary operation %d", (int)op);
+    if (a.rows == 1 && a.cols == 1 && b.rows == 1 && b.cols == 1)
+        return binary_scalar(tape, op, a, b, out);
     size_t rows = 0, cols = 0;
     PS_CHECK(broadcast_shape(binop_names[op], a, b, &rows, &cols));
     size_t n = rows * cols;
     size_t sa = ps_adv_size(a) == 1 ? 0 : 1, sb = ps_adv_size(b) == 1 ? 0 : 1;
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, rows, cols, a.var || b.var, &o, out));
+    PS_CHECK(ad_result(tape, rows, cols, a.var || b.var, &o, out));
     const double *av = a.v, *bv = b.v;
     switch (op) {
     case PS_AD_ADD:
@@ -256,29 +299,34 @@ ps_status ps_ad_binary(ps_ad_tape *tape, ps_ad_binop op, ps_adv a, ps_adv b, ps_
     if (out->a == NULL || (a.a == NULL && b.a == NULL))
         return PS_OK;
     bin_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, bin_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, bin_back, sizeof *nd, (void **)&nd));
     *nd = (bin_node){op, n, sa, sb, a.v, b.v, out->v, a.a, b.a, out->a};
     return PS_OK;
 }
 
+ps_status ps_ad_binary(ps_ad_tape *tape, ps_ad_binop op, ps_adv a, ps_adv b, ps_adv *out)
+{
+    return binary_impl(tape, op, a, b, out);
+}
+
 ps_status ps_ad_add(ps_ad_tape *tape, ps_adv a, ps_adv b, ps_adv *out)
 {
-    return ps_ad_binary(tape, PS_AD_ADD, a, b, out);
+    return binary_impl(tape, PS_AD_ADD, a, b, out);
 }
 
 ps_status ps_ad_sub(ps_ad_tape *tape, ps_adv a, ps_adv b, ps_adv *out)
 {
-    return ps_ad_binary(tape, PS_AD_SUB, a, b, out);
+    return binary_impl(tape, PS_AD_SUB, a, b, out);
 }
 
 ps_status ps_ad_mul(ps_ad_tape *tape, ps_adv a, ps_adv b, ps_adv *out)
 {
-    return ps_ad_binary(tape, PS_AD_MUL, a, b, out);
+    return binary_impl(tape, PS_AD_MUL, a, b, out);
 }
 
 ps_status ps_ad_div(ps_ad_tape *tape, ps_adv a, ps_adv b, ps_adv *out)
 {
-    return ps_ad_binary(tape, PS_AD_DIV, a, b, out);
+    return binary_impl(tape, PS_AD_DIV, a, b, out);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -352,7 +400,7 @@ ps_status ps_ad_fma(ps_ad_tape *tape, ps_adv a, ps_adv b, ps_adv c, ps_adv *out)
     size_t sa = ps_adv_size(a) == 1 ? 0 : 1, sb = ps_adv_size(b) == 1 ? 0 : 1,
            sc = ps_adv_size(c) == 1 ? 0 : 1;
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, rows, cols, a.var || b.var || c.var, &o, out));
+    PS_CHECK(ad_result(tape, rows, cols, a.var || b.var || c.var, &o, out));
     if (sa && sb && sc) {
         for (size_t i = 0; i < n; i++)
             o[i] = a.v[i] + b.v[i] * c.v[i];
@@ -363,7 +411,7 @@ ps_status ps_ad_fma(ps_ad_tape *tape, ps_adv a, ps_adv b, ps_adv c, ps_adv *out)
     if (out->a == NULL || (a.a == NULL && b.a == NULL && c.a == NULL))
         return PS_OK;
     fma_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, fma_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, fma_back, sizeof *nd, (void **)&nd));
     *nd = (fma_node){n, sa, sb, sc, b.v, c.v, a.a, b.a, c.a, out->a};
     return PS_OK;
 }
@@ -668,7 +716,7 @@ ps_status ps_ad_unary(ps_ad_tape *tape, ps_ad_unop op, ps_adv x, ps_adv *out)
     size_t n = ps_adv_size(x);
     double *o = NULL;
     bool var = x.var && op != PS_AD_STEP;
-    PS_CHECK(ps_ad_result(tape, x.rows, x.cols, var, &o, out));
+    PS_CHECK(ad_result(tape, x.rows, x.cols, var, &o, out));
     switch (op) {
     case PS_AD_EXP:
         for (size_t i = 0; i < n; i++)
@@ -689,7 +737,7 @@ ps_status ps_ad_unary(ps_ad_tape *tape, ps_ad_unop op, ps_adv x, ps_adv *out)
     if (out->a == NULL || x.a == NULL)
         return PS_OK;
     un_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, un_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, un_back, sizeof *nd, (void **)&nd));
     *nd = (un_node){op, n, x.v, out->v, out->a, x.a};
     return PS_OK;
 }
@@ -731,12 +779,12 @@ static ps_status reduce(ps_ad_tape *tape, ps_adv x, double value, double scale, 
                         double center, ps_adv *out)
 {
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, 1, 1, x.var, &o, out));
+    PS_CHECK(ad_result(tape, 1, 1, x.var, &o, out));
     o[0] = value;
     if (out->a == NULL || x.a == NULL)
         return PS_OK;
     red_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, red_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, red_back, sizeof *nd, (void **)&nd));
     *nd = (red_node){ps_adv_size(x), scale, shift, center, x.v, x.a, out->a};
     return PS_OK;
 }
@@ -830,12 +878,12 @@ ps_status ps_ad_dot_product(ps_ad_tape *tape, ps_adv a, ps_adv b, ps_adv *out)
     for (size_t i = 0; i < n; i++)
         s += a.v[i] * b.v[i];
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, 1, 1, a.var || b.var, &o, out));
+    PS_CHECK(ad_result(tape, 1, 1, a.var || b.var, &o, out));
     o[0] = s;
     if (out->a == NULL || (a.a == NULL && b.a == NULL))
         return PS_OK;
     dot_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, dot_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, dot_back, sizeof *nd, (void **)&nd));
     *nd = (dot_node){n, a.v, b.v, a.a, b.a, out->a};
     return PS_OK;
 }
@@ -871,15 +919,15 @@ static void stored_back(void *p)
 static ps_status stored_result(ps_ad_tape *tape, ps_adv x, double value, double **d, ps_adv *out)
 {
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, 1, 1, x.var, &o, out));
+    PS_CHECK(ad_result(tape, 1, 1, x.var, &o, out));
     o[0] = value;
     *d = NULL;
     if (out->a == NULL || x.a == NULL)
         return PS_OK;
     size_t n = ps_adv_size(x);
-    PS_CHECK(ps_ad_alloc(tape, n, d));
+    PS_CHECK(ad_alloc(tape, n, d));
     stored_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, stored_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, stored_back, sizeof *nd, (void **)&nd));
     *nd = (stored_node){n, *d, x.a, out->a};
     return PS_OK;
 }
@@ -1004,7 +1052,7 @@ static ps_status vec_fn(ps_ad_tape *tape, int kind, ps_adv x, ps_adv *out)
 {
     size_t n = ps_adv_size(x);
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, x.rows, x.cols, x.var, &o, out));
+    PS_CHECK(ad_result(tape, x.rows, x.cols, x.var, &o, out));
     if (kind == VEC_CUMSUM) {
         double s = 0.0;
         for (size_t i = 0; i < n; i++) {
@@ -1019,7 +1067,7 @@ static ps_status vec_fn(ps_ad_tape *tape, int kind, ps_adv x, ps_adv *out)
     if (out->a == NULL || x.a == NULL)
         return PS_OK;
     vec_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, vec_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, vec_back, sizeof *nd, (void **)&nd));
     *nd = (vec_node){kind, n, x.v, out->v, out->a, x.a};
     return PS_OK;
 }
@@ -1084,13 +1132,13 @@ ps_status ps_ad_log_mix(ps_ad_tape *tape, ps_adv theta, ps_adv lambda1, ps_adv l
     const ps_adv *shape = st ? &theta : (s1 ? &lambda1 : &lambda2);
     size_t rows = n == 1 ? 1 : shape->rows, cols = n == 1 ? 1 : shape->cols;
     double *o = NULL;
-    PS_CHECK(ps_ad_result(tape, rows, cols, theta.var || lambda1.var || lambda2.var, &o, out));
+    PS_CHECK(ad_result(tape, rows, cols, theta.var || lambda1.var || lambda2.var, &o, out));
     for (size_t i = 0; i < n; i++)
         o[i] = ps_log_mix(theta.v[i * st], lambda1.v[i * s1], lambda2.v[i * s2]);
     if (out->a == NULL || (theta.a == NULL && lambda1.a == NULL && lambda2.a == NULL))
         return PS_OK;
     mix_node *nd;
-    PS_CHECK(ps_ad_node_push(tape, mix_back, sizeof *nd, (void **)&nd));
+    PS_CHECK(ad_push(tape, mix_back, sizeof *nd, (void **)&nd));
     *nd = (mix_node){n,         st,     s1,     s2,      theta.v,   lambda1.v,
                      lambda2.v, out->v, out->a, theta.a, lambda1.a, lambda2.a};
     return PS_OK;

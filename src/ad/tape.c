@@ -15,38 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ad/ad.h"
-
-#define ARENA_ALIGN 4          /* doubles: 32 bytes */
-#define ARENA_FIRST_CHUNK 4096 /* doubles */
-#define NODES_FIRST 16384      /* bytes */
-#define MAX_CHUNKS 64
-
-typedef struct chunk {
-    void *raw;   /* what ps_malloc returned */
-    double *mem; /* 32-byte aligned start */
-    size_t cap;  /* doubles */
-} chunk;
-
-typedef struct trailer {
-    ps_ad_backward_fn fn;
-    size_t bytes;
-} trailer;
-
-struct ps_ad_tape {
-    chunk chunks[MAX_CHUNKS];
-    size_t n_chunks;
-    size_t cur;      /* chunk being carved */
-    size_t cur_used; /* doubles used in chunk cur */
-    size_t used;     /* doubles used in all chunks by this evaluation */
-    unsigned char *nodes;
-    size_t node_used;
-    size_t node_cap;
-    size_t n_nodes;
-    bool recording;
-    double target;
-    char message[512];
-};
+#include "ad/ad_impl.h"
 
 static ps_status add_chunk(ps_ad_tape *tape, size_t cap)
 {
@@ -76,6 +45,8 @@ ps_status ps_ad_tape_create(ps_ad_tape **out)
         return ps_error(PS_ERR_MEM, "out of memory creating an autodiff tape");
     ps_status status = add_chunk(tape, ARENA_FIRST_CHUNK);
     if (status == PS_OK) {
+        tape->bump = tape->chunks[0].mem;
+        tape->end = tape->bump + tape->chunks[0].cap;
         tape->nodes = ps_malloc(NODES_FIRST);
         if (tape->nodes == NULL)
             status = ps_error(PS_ERR_MEM, "out of memory creating an autodiff tape");
@@ -134,7 +105,7 @@ ps_status ps_ad_tape_reserve(ps_ad_tape *tape, size_t doubles, size_t node_bytes
     size_t have = arena_capacity(tape);
     if (have >= doubles)
         return PS_OK;
-    if (tape->used == 0) {
+    if (tape->cur == 0 && tape->bump == tape->chunks[0].mem) {
         /* Nothing lives in the arena: replace all chunks by one. */
         chunk old[MAX_CHUNKS];
         size_t n_old = tape->n_chunks;
@@ -149,7 +120,8 @@ ps_status ps_ad_tape_reserve(ps_ad_tape *tape, size_t doubles, size_t node_bytes
         for (size_t i = 0; i < n_old; i++)
             ps_free(old[i].raw);
         tape->cur = 0;
-        tape->cur_used = 0;
+        tape->bump = tape->chunks[0].mem;
+        tape->end = tape->bump + tape->chunks[0].cap;
         return PS_OK;
     }
     return add_chunk(tape, doubles - have);
@@ -176,8 +148,8 @@ void ps_ad_tape_begin(ps_ad_tape *tape, bool gradient)
         }
     }
     tape->cur = 0;
-    tape->cur_used = 0;
-    tape->used = 0;
+    tape->bump = tape->chunks[0].mem;
+    tape->end = tape->chunks[0].mem + tape->chunks[0].cap;
     tape->node_used = 0;
     tape->n_nodes = 0;
     tape->recording = gradient;
@@ -192,32 +164,38 @@ bool ps_ad_tape_recording(const ps_ad_tape *tape)
 
 ps_status ps_ad_alloc(ps_ad_tape *tape, size_t n, double **out)
 {
+    return ad_alloc(tape, n, out);
+}
+
+ps_status ad_alloc_slow(ps_ad_tape *tape, size_t n, double **out)
+{
     size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
     if (need < n)
         return ps_error(PS_ERR_MEM, "autodiff arena: size overflow");
     for (;;) {
-        chunk *c = &tape->chunks[tape->cur];
-        if (c->cap - tape->cur_used >= need) {
-            *out = c->mem + tape->cur_used;
-            tape->cur_used += need;
-            tape->used += need;
+        if ((size_t)(tape->end - tape->bump) >= need) {
+            *out = tape->bump;
+            tape->bump += need;
             return PS_OK;
         }
-        if (tape->cur + 1 < tape->n_chunks) {
-            tape->cur++;
-            tape->cur_used = 0;
-            continue;
+        if (tape->cur + 1 >= tape->n_chunks) {
+            size_t cap = arena_capacity(tape);
+            if (cap < need)
+                cap = need;
+            PS_CHECK(add_chunk(tape, cap));
         }
-        size_t cap = arena_capacity(tape);
-        if (cap < need)
-            cap = need;
-        PS_CHECK(add_chunk(tape, cap));
-        tape->cur = tape->n_chunks - 1;
-        tape->cur_used = 0;
+        tape->cur++;
+        tape->bump = tape->chunks[tape->cur].mem;
+        tape->end = tape->bump + tape->chunks[tape->cur].cap;
     }
 }
 
 ps_status ps_ad_node_push(ps_ad_tape *tape, ps_ad_backward_fn fn, size_t bytes, void **payload)
+{
+    return ad_push(tape, fn, bytes, payload);
+}
+
+ps_status ad_push_slow(ps_ad_tape *tape, ps_ad_backward_fn fn, size_t bytes, void **payload)
 {
     size_t padded = (bytes + 7) & ~(size_t)7;
     size_t need = tape->node_used + padded + sizeof(trailer);
@@ -260,7 +238,10 @@ const char *ps_ad_tape_message(const ps_ad_tape *tape)
 
 void ps_ad_tape_get_stats(const ps_ad_tape *tape, ps_ad_tape_stats *stats)
 {
-    stats->arena_used = tape->used;
+    size_t used = (size_t)(tape->bump - tape->chunks[tape->cur].mem);
+    for (size_t i = 0; i < tape->cur; i++)
+        used += tape->chunks[i].cap;
+    stats->arena_used = used;
     stats->arena_capacity = arena_capacity(tape);
     stats->arena_chunks = tape->n_chunks;
     stats->node_bytes = tape->node_used;
@@ -280,6 +261,12 @@ ps_status ps_ad_domain_error(ps_ad_tape *tape, const char *fmt, ...)
 ps_status ps_ad_result(ps_ad_tape *tape, size_t rows, size_t cols, bool var, double **values,
                        ps_adv *out)
 {
+    return ad_result(tape, rows, cols, var, values, out);
+}
+
+ps_status ad_result_slow(ps_ad_tape *tape, size_t rows, size_t cols, bool var, double **values,
+                         ps_adv *out)
+{
     size_t n;
     if (!ps_size_mul(rows, cols, &n))
         return ps_error(PS_ERR_MODEL, "container of %zu x %zu elements is too large", rows, cols);
@@ -289,13 +276,17 @@ ps_status ps_ad_result(ps_ad_tape *tape, size_t rows, size_t cols, bool var, dou
         /* Values and adjoints share one block; the adjoints start on an aligned address. */
         total = ((n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1)) * 2;
     }
-    double *p;
-    PS_CHECK(ps_ad_alloc(tape, total, &p));
+    double *p = NULL;
+    PS_CHECK(ad_alloc_slow(tape, total, &p));
     out->v = p;
     out->a = NULL;
     if (adj) {
         out->a = p + total / 2;
-        memset(out->a, 0, n * sizeof(double));
+        if (n <= 4)
+            for (size_t i = 0; i < n; i++)
+                out->a[i] = 0.0;
+        else
+            memset(out->a, 0, n * sizeof(double));
     }
     out->rows = rows;
     out->cols = cols;
@@ -401,13 +392,28 @@ ps_status ps_ad_partials_begin(ps_ad_tape *tape, ps_ad_partials *p, const ps_adv
                         PS_AD_MAX_OPERANDS);
     p->tape = tape;
     p->count = count;
+    /* One arena block for all the partial arrays (scalar code calls this per element). */
+    size_t total = 0;
     for (size_t k = 0; k < count; k++) {
         p->d[k] = NULL;
         p->adj[k] = operands[k].a;
         p->n[k] = ps_adv_size(operands[k]);
+        if (operands[k].a != NULL)
+            total += p->n[k];
+    }
+    if (total == 0)
+        return PS_OK;
+    double *block = NULL;
+    PS_CHECK(ps_ad_alloc(tape, total, &block));
+    if (total <= 8)
+        for (size_t i = 0; i < total; i++)
+            block[i] = 0.0;
+    else
+        memset(block, 0, total * sizeof(double));
+    for (size_t k = 0; k < count; k++) {
         if (operands[k].a != NULL) {
-            PS_CHECK(ps_ad_alloc(tape, p->n[k], &p->d[k]));
-            memset(p->d[k], 0, p->n[k] * sizeof(double));
+            p->d[k] = block;
+            block += p->n[k];
         }
     }
     return PS_OK;
@@ -464,6 +470,43 @@ ps_status ps_ad_partials_finish(ps_ad_partials *p, double value, bool var, ps_ad
         node->e[node->count].adj = p->adj[k];
         node->e[node->count].d = p->d[k];
         node->e[node->count].n = p->n[k];
+        node->count++;
+    }
+    return PS_OK;
+}
+
+typedef struct scalar_node {
+    const double *out_a;
+    size_t count;
+    double *adj[4];
+    double d[4];
+} scalar_node;
+
+static void scalar_back(void *p)
+{
+    scalar_node *node = p;
+    double g = node->out_a[0];
+    for (size_t k = 0; k < node->count; k++)
+        node->adj[k][0] += g * node->d[k];
+}
+
+ps_status ps_ad_scalar_result(ps_ad_tape *tape, double value, bool var, const ps_adv *operands,
+                              const double *d, size_t count, ps_adv *out)
+{
+    double *v = NULL;
+    PS_CHECK(ad_result(tape, 1, 1, var, &v, out));
+    v[0] = value;
+    if (out->a == NULL)
+        return PS_OK;
+    scalar_node *node;
+    PS_CHECK(ad_push(tape, scalar_back, sizeof *node, (void **)&node));
+    node->out_a = out->a;
+    node->count = 0;
+    for (size_t k = 0; k < count && k < 4; k++) {
+        if (operands[k].a == NULL)
+            continue;
+        node->adj[node->count] = operands[k].a;
+        node->d[node->count] = d[k];
         node->count++;
     }
     return PS_OK;

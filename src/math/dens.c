@@ -118,6 +118,26 @@ ps_status ps_ad_normal_lpdf(ps_ad_tape *tape, ps_adv y, ps_adv mu, ps_adv sigma,
                             ps_adv *out)
 {
     static const char fn[] = "normal_lpdf";
+    if (ps_adv_size(y) == 1 && ps_adv_size(mu) == 1 && ps_adv_size(sigma) == 1) {
+        /* All scalars (a model's loop): no partial arrays, one small node. */
+        double yv = y.v[0], m = mu.v[0], sg = sigma.v[0];
+        if (!(yv == yv) || !(m - m == 0.0) || !(sg > 0.0 && sg - sg == 0.0)) {
+            PS_CHECK(check_reals(tape, fn, "Random variable", y, NOT_NAN));
+            PS_CHECK(check_reals(tape, fn, "Location parameter", mu, FINITE));
+            PS_CHECK(check_reals(tape, fn, "Scale parameter", sigma, POSITIVE_FINITE));
+        }
+        bool var1 = y.var || mu.var || sigma.var;
+        if (propto && !var1)
+            return zero(tape, out);
+        double inv = 1.0 / sg, z = (yv - m) * inv;
+        double lp = -0.5 * z * z;
+        if (!propto)
+            lp -= PS_LOG_SQRT_2PI;
+        if (!propto || sigma.var)
+            lp -= log(sg);
+        double d[3] = {-z * inv, z * inv, (z * z - 1.0) * inv};
+        return ps_ad_scalar_result(tape, lp, var1, (ps_adv[]){y, mu, sigma}, d, 3, out);
+    }
     size_t s[3] = {ps_adv_size(y), ps_adv_size(mu), ps_adv_size(sigma)}, n;
     PS_CHECK(sizes(fn, s, 3, &n));
     PS_CHECK(check_reals(tape, fn, "Random variable", y, NOT_NAN));
@@ -136,7 +156,14 @@ ps_status ps_ad_normal_lpdf(ps_ad_tape *tape, ps_adv y, ps_adv mu, ps_adv sigma,
         /* Scalar scale: the common case, with 1/sigma and log sigma formed once. */
         double inv = 1.0 / sigma.v[0];
         double zz = 0.0;
-        if ((sy || dy == NULL) && (sm || dmu == NULL)) {
+        if (n == 1) {
+            double z = (y.v[0] - mu.v[0]) * inv;
+            zz = z * z;
+            if (dy != NULL)
+                dy[0] -= z * inv;
+            if (dmu != NULL)
+                dmu[0] += z * inv;
+        } else if ((sy || dy == NULL) && (sm || dmu == NULL)) {
             zz = ps_kern_normal_sq(n, y.v, sy, mu.v, sm, inv, dy, dmu);
         } else {
             for (size_t i = 0; i < n; i++) {
