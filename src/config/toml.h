@@ -9,7 +9,9 @@
  *
  * The decoder accepts exactly TOML 1.0.0: all value types, inline tables, arrays of
  * tables, dotted keys, and every rule against redefinition. Nesting deeper than
- * PS_TOML_MAX_DEPTH arrays/inline tables is rejected.
+ * PS_TOML_MAX_DEPTH levels is rejected, where every array, inline table and table (named
+ * by a header or a dotted key) is one level below its parent: `a = [[...]]` at the root
+ * may hold 128 nested arrays. Code walking a tree may therefore recurse.
  *
  * All functions are local.
  */

@@ -93,6 +93,8 @@ ps_status ps_error(ps_status status, const char *fmt, ...)
 ps_status ps_error_set(ps_status status, const char *message)
 {
     first_status = status;
+    if (message == first_message) /* re-tagging the recorded message with a new status */
+        return status;
     snprintf(first_message, sizeof first_message, "%s", message ? message : "");
     return status;
 }

@@ -124,8 +124,10 @@ void ps_model_output_element_name(const ps_model *model, size_t index, char *buf
 /*
  * Loads a model compiled into a shared library with the BridgeStan C ABI and constructs
  * it with data (a path to a Stan JSON data file, a JSON string, or "" for none) and seed.
- * Errors: PS_ERR_MODEL naming the library and the dlopen/dlsym message or the model's own
- * construction message. Local.
+ * Output variables are the parameters and transformed parameters (src/model/bridgestan.c
+ * describes complex values and tuples). Errors: PS_ERR_MODEL naming the library and the
+ * dlopen/dlsym message or the model's own construction message; PS_ERR_IO for a data file
+ * that cannot be read; PS_ERR_MEM. Local.
  */
 ps_status ps_model_bridgestan_create(const char *library_path, const char *data, unsigned int seed,
                                      ps_model **out);

@@ -13,6 +13,14 @@ int main(void)
     ps_error_clear();
     CHECK(ps_error_message()[0] == '\0', "cleared");
 
+    /* Re-tagging the recorded message keeps its text. */
+    ps_error(PS_ERR_IO, "cannot read x: gone");
+    ps_error_set(PS_ERR_CONFIG, ps_error_message());
+    CHECK(strcmp(ps_error_message(), "cannot read x: gone") == 0 &&
+              ps_error_status() == PS_ERR_CONFIG,
+          "re-tagged message is \"%s\"", ps_error_message());
+    ps_error_clear();
+
     /* Compiler-style located message with caret under the right character. */
     const char *text = "a = 1\nbéta = \"x\n";
     ps_error_at(PS_ERR_CONFIG, "c.toml", text, strlen(text), 2, 9, "unterminated string");

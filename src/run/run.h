@@ -1,0 +1,29 @@
+/*
+ * The driver: what `psample check` and `psample run` do once the configuration is loaded.
+ */
+#ifndef PS_RUN_H
+#define PS_RUN_H
+
+#include <mpi.h>
+
+#include "config/config.h"
+#include "model/model.h"
+
+/*
+ * Loads the model the configuration names and constructs it with its data and seed.
+ * Failures are located at the configuration key that named the file. Local.
+ */
+ps_status ps_run_load_model(const ps_config *cfg, ps_model **out);
+
+/*
+ * Validates everything that can be validated without sampling: the files the
+ * configuration names exist and are readable on every rank, the model loads and
+ * constructs with the data, the layout of chains over ranks is possible. Then rank 0
+ * prints the effective configuration as TOML on standard output. Collective on comm.
+ */
+ps_status ps_run_check(MPI_Comm comm, const ps_config *cfg);
+
+/* Runs the sampler as configured. Collective on comm. */
+ps_status ps_run_sample(MPI_Comm comm, const ps_config *cfg);
+
+#endif
