@@ -935,7 +935,7 @@ static ps_status stored_result(ps_ad_tape *tape, ps_adv x, double value, double 
 ps_status ps_ad_log_sum_exp(ps_ad_tape *tape, ps_adv x, ps_adv *out)
 {
     size_t n = ps_adv_size(x);
-    double lse = ps_log_sum_exp(x.v, n), *d;
+    double lse = ps_log_sum_exp_array(x.v, n), *d;
     PS_CHECK(stored_result(tape, x, lse, &d, out));
     if (d != NULL)
         for (size_t i = 0; i < n; i++)

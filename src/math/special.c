@@ -166,7 +166,7 @@ double ps_log_diff_exp(double a, double b)
     return a + ps_log1m_exp(b - a);
 }
 
-double ps_log_sum_exp(const double *x, size_t n)
+double ps_log_sum_exp_array(const double *x, size_t n)
 {
     if (n == 0)
         return -INFINITY;
@@ -329,7 +329,7 @@ void ps_softmax(const double *x, size_t n, double *out)
 
 void ps_log_softmax(const double *x, size_t n, double *out)
 {
-    double lse = ps_log_sum_exp(x, n);
+    double lse = ps_log_sum_exp_array(x, n);
     for (size_t i = 0; i < n; i++)
         out[i] = x[i] - lse;
 }

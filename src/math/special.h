@@ -35,7 +35,7 @@ double ps_log_sum_exp2(double a, double b);
 /* log(exp(a) - exp(b)) for a >= b (NaN if a < b; -inf if a == b). */
 double ps_log_diff_exp(double a, double b);
 /* log of the sum of exp(x[i]) over n elements (-inf when n == 0). */
-double ps_log_sum_exp(const double *x, size_t n);
+double ps_log_sum_exp_array(const double *x, size_t n);
 
 /* 1 / (1 + exp(-x)), logit(p) = log(p / (1 - p)). */
 double ps_inv_logit(double x);
