@@ -28,8 +28,10 @@
  * recorded and a == NULL for every value, but the var flag is still tracked, because log
  * densities need it to decide which terms are constant (see "propto" in math/dens.h).
  * Handles are plain structs, passed by value; they stay valid until the next
- * ps_ad_tape_begin() of their tape. Data handles (ps_ad_data) point at the caller's
- * memory, which is never copied or written, and must outlive their use.
+ * ps_ad_tape_begin() of their tape. Data handles (ps_ad_data, ps_ad_int_data) point at
+ * the caller's memory, which is never copied or written; it must stay alive and unchanged
+ * until the evaluation is over (the reverse sweep reads it again): the model's data and
+ * transformed data, owned by the compiled model, are the intended use.
  *
  * Integer containers (data only: Stan's int arrays) are ps_adi handles; indices taken by
  * the indexing functions are 1-based, as in Stan.
@@ -46,6 +48,12 @@
  *     It grows by doubling on first use and is only reset afterwards.
  * So an evaluation that follows the same control flow as an earlier one allocates
  * nothing. Primitives never call malloc: an allocation happens only when a store grows.
+ * (A caller that knows its sizes can also call ps_ad_tape_reserve once at setup.)
+ *
+ * Sizes: a scalar op records one value, one adjoint and a node of about 64 bytes; a
+ * vector op of n elements records 2n doubles and one node; log densities record their
+ * partial derivatives (one double per element of each var operand). A gradient costs
+ * one pass over the nodes in reverse.
  *
  * Errors. Every recording function returns a ps_status:
  *   - PS_ERR_NUMERIC: a domain error of the model (a negative scale, a probability outside

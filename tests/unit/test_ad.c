@@ -104,7 +104,8 @@ static void test_tape_basics(void)
 
 typedef struct bin_ctx {
     ps_ad_binop op;
-    int form; /* 0 vec-vec, 1 scalar-vec, 2 vec-scalar, 3 vec-data, 4 data-vec, 5 same */
+    int form; /* 0 vec-vec, 1 scalar-vec, 2 vec-scalar, 3 vec-data, 4 data-vec, 5 same,
+                 6 scalar-scalar */
 } bin_ctx;
 
 static double bin_data[5] = {0.71, 1.33, 0.52, 1.9, 0.87};
@@ -125,15 +126,17 @@ static ps_status build_bin(ps_ad_tape *tape, ps_adv th, void *p, ps_adv *out)
         return ps_ad_binary(tape, c->op, a, d, out);
     case 4:
         return ps_ad_binary(tape, c->op, d, b, out);
-    default:
+    case 5:
         return ps_ad_binary(tape, c->op, a, a, out);
+    default:
+        return ps_ad_binary(tape, c->op, seg(th, 1, 1), s, out);
     }
 }
 
 static void test_binary(void)
 {
     for (int op = 0; op < PS_AD_BINOP_COUNT_; op++) {
-        for (int form = 0; form < 6; form++) {
+        for (int form = 0; form < 7; form++) {
             bin_ctx c = {(ps_ad_binop)op, form};
             if (op == PS_AD_LOG_DIFF_EXP && form == 5)
                 continue; /* log(e^a - e^a) = -inf */
