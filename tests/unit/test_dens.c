@@ -285,8 +285,8 @@ static void test_univariate(void)
     for (size_t ci = 0; ci < NCASES; ci++) {
         const dens_case *c = &cases[ci];
         unsigned all = (1u << c->nreal) - 1u;
-        unsigned patterns[4] = {all, 1u, all & ~1u, 0u};
-        for (int pi = 0; pi < 4; pi++) {
+        unsigned patterns[5] = {all, 1u, all & ~1u, 0u, 2u & all};
+        for (int pi = 0; pi < 5; pi++) {
             for (int sk = 0; sk < (c->nint ? 2 : 1); sk++) {
                 dens_ctx x = {c, patterns[pi], all, false, sk == 1, NULL};
                 if (x.vec_mask == 0 && !x.scalar_ints && c->nint)
@@ -722,6 +722,35 @@ static void test_glm(void)
     }
 }
 
+/* A scalar outcome broadcast over the rows equals the same outcome repeated. */
+static void test_glm_broadcast_y(void)
+{
+    static const int one_y = 1;
+    static int ones[GN];
+    for (int i = 0; i < GN; i++)
+        ones[i] = 1;
+    static const double beta[GK] = {0.3, -0.2, 0.5}, alpha = 0.1;
+    ps_ad_tape *tape;
+    ps_ad_tape_create(&tape);
+    for (int family = 0; family < 2; family++) {
+        ps_ad_tape_begin(tape, true);
+        ps_adv b, a, r1, r2;
+        ps_ad_params(tape, beta, GK, &b);
+        ps_ad_params(tape, &alpha, 1, &a);
+        ps_adv X = ps_ad_data(gX, GN, GK);
+        if (family == 0) {
+            ps_ad_bernoulli_logit_glm_lpmf(tape, ps_ad_int_data(&one_y, 1), X, a, b, false, &r1);
+            ps_ad_bernoulli_logit_glm_lpmf(tape, ps_ad_int_data(ones, GN), X, a, b, false, &r2);
+        } else {
+            ps_ad_poisson_log_glm_lpmf(tape, ps_ad_int_data(&one_y, 1), X, a, b, false, &r1);
+            ps_ad_poisson_log_glm_lpmf(tape, ps_ad_int_data(ones, GN), X, a, b, false, &r2);
+        }
+        CHECK(r1.v[0] == r2.v[0], "GLM family %d: broadcast y gives %.17g, repeated y %.17g",
+              family, r1.v[0], r2.v[0]);
+    }
+    ps_ad_tape_destroy(&tape);
+}
+
 int main(void)
 {
     check_init_weights();
@@ -731,5 +760,6 @@ int main(void)
     test_dirichlet();
     test_multi_normal();
     test_glm();
+    test_glm_broadcast_y();
     TEST_EXIT();
 }
