@@ -966,7 +966,7 @@ enum glm_family { GLM_BERNOULLI_LOGIT, GLM_POISSON_LOG, GLM_NORMAL };
 
 /* Rows per block: GLM_BLOCK x K doubles of X stay in L1/L2 between the eta pass and the
  * X^T d pass. */
-#define GLM_BLOCK 256
+#define GLM_BLOCK 128
 
 static ps_status glm(ps_ad_tape *tape, const char *fn, enum glm_family family, ps_adi yi, ps_adv yr,
                      ps_adv X, ps_adv alpha, ps_adv beta, ps_adv sigma, bool propto, ps_adv *out)
