@@ -1003,16 +1003,60 @@ static ps_status glm(ps_ad_tape *tape, const char *fn, enum glm_family family, p
     double *dsigma = family == GLM_NORMAL ? P.d[4] : NULL;
     size_t sa = STRIDE(alpha), sy = ny == 1 ? 0 : 1;
     size_t ss = family == GLM_NORMAL ? STRIDE(sigma) : 0;
-    double *eta = NULL, *d, *w;
-    int *ybuf;
-    PS_CHECK(ps_ad_alloc(tape, 5 * GLM_BLOCK, &eta));
+    if (family != GLM_NORMAL) {
+        /* One fused pass (ps_kern_glm): X is read from memory once per evaluation. */
+        const int *yy = yi.v;
+        if (sy == 0 && N > 0) {
+            /* A scalar outcome broadcast over the rows: expand it in the arena. */
+            double *buf = NULL;
+            PS_CHECK(
+                ps_ad_alloc(tape, (N * sizeof(int) + sizeof(double) - 1) / sizeof(double), &buf));
+            int *ybuf = (int *)(void *)buf;
+            for (size_t i = 0; i < N; i++)
+                ybuf[i] = yi.v[0];
+            yy = ybuf;
+        }
+        double *dfull = NULL, *G = NULL, dsum = 0.0;
+        if (dX != NULL || (dalpha != NULL && sa))
+            PS_CHECK(ps_ad_alloc(tape, N, &dfull));
+        if (dbeta != NULL)
+            PS_CHECK(ps_ad_alloc(tape, 4 * K, &G));
+        double lp = ps_kern_glm(family == GLM_BERNOULLI_LOGIT ? 0 : 1, N, K, X.v, N, alpha.v, sa,
+                                beta.v, yy, dfull, &dsum, dbeta, G);
+        if (family == GLM_POISSON_LOG && !propto) {
+            /* -sum log(y!), by table lookups summed in four lanes per chunk. */
+            int lf_size;
+            const double *lf_table = ps_log_factorial_table(&lf_size);
+            double w[256];
+            for (size_t i0 = 0; i0 < N; i0 += 256) {
+                size_t nb = N - i0 < 256 ? N - i0 : 256;
+                for (size_t i = 0; i < nb; i++) {
+                    int k = yy[i0 + i];
+                    w[i] = k < lf_size ? lf_table[k] : ps_log_factorial(k);
+                }
+                lp -= ps_kern_sum(nb, w);
+            }
+        }
+        if (dalpha != NULL) {
+            if (sa)
+                for (size_t i = 0; i < N; i++)
+                    dalpha[i] += dfull[i];
+            else
+                dalpha[0] += dsum;
+        }
+        if (dX != NULL)
+            for (size_t k = 0; k < K; k++)
+                for (size_t i = 0; i < N; i++)
+                    dX[k * N + i] += dfull[i] * beta.v[k];
+        return ps_ad_partials_finish(&P, lp, var, out);
+    }
+    /* normal_id_glm: row blocks, eta by ps_kern_gemv_n, X^T d by ps_kern_gemv_t while the
+     * block is still in cache. */
+    double *eta = NULL, *d;
+    PS_CHECK(ps_ad_alloc(tape, 2 * GLM_BLOCK, &eta));
     d = eta + GLM_BLOCK;
-    w = eta + 2 * GLM_BLOCK;
-    ybuf = (int *)(void *)(eta + 4 * GLM_BLOCK);
-    double inv_sigma = family == GLM_NORMAL && ss == 0 ? 1.0 / sigma.v[0] : 0.0;
-    int lf_size;
-    const double *lf_table = ps_log_factorial_table(&lf_size);
-    double lp = 0.0, sum_log1p = 0.0, quad = 0.0, log_sigma_sum = 0.0;
+    double inv_sigma = ss == 0 ? 1.0 / sigma.v[0] : 0.0;
+    double lp, quad = 0.0, log_sigma_sum = 0.0;
     bool need_d = dX != NULL || dalpha != NULL || dbeta != NULL || dy != NULL;
     for (size_t i0 = 0; i0 < N; i0 += GLM_BLOCK) {
         size_t nb = N - i0 < GLM_BLOCK ? N - i0 : GLM_BLOCK;
@@ -1022,46 +1066,20 @@ static ps_status glm(ps_ad_tape *tape, const char *fn, enum glm_family family, p
             for (size_t i = 0; i < nb; i++)
                 eta[i] = alpha.v[0];
         ps_kern_gemv_n(nb, K, X.v + i0, N, beta.v, eta);
-        const int *yb = yi.v + i0 * sy;
-        if (family != GLM_NORMAL && sy == 0) {
-            /* A scalar outcome broadcast over the rows: expand it into the int scratch. */
-            for (size_t i = 0; i < nb; i++)
-                ybuf[i] = yi.v[0];
-            yb = ybuf;
-        }
-        switch (family) {
-        case GLM_BERNOULLI_LOGIT:
-            /* log p = y eta - log(1 + e^eta) = y eta - max(eta, 0) - log(1 + e^-|eta|);
-             * d/d eta = y - inv_logit(eta). */
-            lp += ps_kern_bernoulli_logit(nb, eta, yb, d, w, &sum_log1p);
-            break;
-        case GLM_POISSON_LOG:
-            lp += ps_kern_poisson_log(nb, eta, yb, d, w);
-            if (!propto) {
-                /* -sum log(y!), by table lookups summed in four lanes. */
-                for (size_t i = 0; i < nb; i++)
-                    w[i] = yb[i] < lf_size ? lf_table[yb[i]] : ps_log_factorial(yb[i]);
-                lp -= ps_kern_sum(nb, w);
+        double part = 0.0;
+        for (size_t i = 0; i < nb; i++) {
+            size_t row = i0 + i;
+            double inv = ss ? 1.0 / sigma.v[row] : inv_sigma;
+            double z = (yr.v[row * sy] - eta[i]) * inv;
+            part += z * z;
+            d[i] = z * inv;
+            if (ss) {
+                log_sigma_sum += log(sigma.v[row]);
+                if (dsigma != NULL)
+                    dsigma[row] += (z * z - 1.0) * inv;
             }
-            break;
-        case GLM_NORMAL: {
-            double part = 0.0;
-            for (size_t i = 0; i < nb; i++) {
-                size_t row = i0 + i;
-                double inv = ss ? 1.0 / sigma.v[row] : inv_sigma;
-                double z = (yr.v[row * sy] - eta[i]) * inv;
-                part += z * z;
-                d[i] = z * inv;
-                if (ss) {
-                    log_sigma_sum += log(sigma.v[row]);
-                    if (dsigma != NULL)
-                        dsigma[row] += (z * z - 1.0) * inv;
-                }
-            }
-            quad += part;
-            break;
         }
-        }
+        quad += part;
         if (!need_d)
             continue;
         if (dbeta != NULL)
@@ -1086,19 +1104,15 @@ static ps_status glm(ps_ad_tape *tape, const char *fn, enum glm_family family, p
                 for (size_t i = 0; i < nb; i++)
                     dX[k * N + i0 + i] += d[i] * beta.v[k];
     }
-    if (family == GLM_BERNOULLI_LOGIT) {
-        lp -= sum_log1p;
-    } else if (family == GLM_NORMAL) {
-        lp = -0.5 * quad;
-        if (!propto)
-            lp -= (double)N * PS_LOG_SQRT_2PI;
-        if (ss == 0)
-            log_sigma_sum = (double)N * log(sigma.v[0]);
-        if (!propto || sigma.var)
-            lp -= log_sigma_sum;
-        if (dsigma != NULL && ss == 0)
-            dsigma[0] += (quad - (double)N) * inv_sigma;
-    }
+    lp = -0.5 * quad;
+    if (!propto)
+        lp -= (double)N * PS_LOG_SQRT_2PI;
+    if (ss == 0)
+        log_sigma_sum = (double)N * log(sigma.v[0]);
+    if (!propto || sigma.var)
+        lp -= log_sigma_sum;
+    if (dsigma != NULL && ss == 0)
+        dsigma[0] += (quad - (double)N) * inv_sigma;
     return ps_ad_partials_finish(&P, lp, var, out);
 }
 

@@ -97,25 +97,15 @@ void ps_kern_gemv_t(size_t n, size_t K, const double *X, size_t ld, const double
     DISPATCH(gemv_t, n, K, X, ld, d, g);
 }
 
-double ps_kern_bernoulli_logit(size_t n, const double *eta, const int *y, double *d, double *w,
-                               double *log1p_sum)
-{
-    double part = 0.0;
-    /* At most 1024 rows per product, so the products of factors in (1, 2] stay finite. */
-    for (size_t i0 = 0; i0 < n; i0 += 1024) {
-        size_t m = n - i0 < 1024 ? n - i0 : 1024;
-        part += DISPATCH(bernoulli_logit, m, eta + i0, y + i0, d + i0, w, log1p_sum);
-    }
-    return part;
-}
-
-double ps_kern_poisson_log(size_t n, const double *eta, const int *y, double *d, double *w)
-{
-    return DISPATCH(poisson_log, n, eta, y, d, w);
-}
-
 double ps_kern_normal_sq(size_t n, const double *y, size_t sy, const double *mu, size_t sm,
                          double inv, double *dy, double *dmu)
 {
     return DISPATCH(normal_sq, n, y, sy, mu, sm, inv, dy, dmu);
+}
+
+double ps_kern_glm(int family, size_t n, size_t K, const double *X, size_t ld, const double *alpha,
+                   size_t sa, const double *beta, const int *y, double *d, double *d_sum, double *g,
+                   double *G)
+{
+    return DISPATCH(glm, family, n, K, X, ld, alpha, sa, beta, y, d, d_sum, g, G);
 }

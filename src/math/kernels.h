@@ -41,21 +41,23 @@ void ps_kern_gemv_n(size_t n, size_t K, const double *X, size_t ld, const double
 /* g[k] += sum_i X[i + k ld] d[i] for k < K. */
 void ps_kern_gemv_t(size_t n, size_t K, const double *X, size_t ld, const double *d, double *g);
 
-/* Bernoulli-logit GLM terms: d[i] = y[i] - inv_logit(eta[i]) (y in {0, 1}); returns
- * sum(y eta - max(eta, 0)) and adds sum log(1 + exp(-|eta|)) to *log1p_sum (formed as
- * the log of products of factors in (1, 2], one log per 1024 rows). w is scratch of
- * 2 min(n, 1024) doubles. */
-double ps_kern_bernoulli_logit(size_t n, const double *eta, const int *y, double *d, double *w,
-                               double *log1p_sum);
-
-/* Poisson-log GLM terms: d[i] = y[i] - exp(eta[i]); returns sum(y eta - exp(eta)). w is
- * scratch of n doubles. */
-double ps_kern_poisson_log(size_t n, const double *eta, const int *y, double *d, double *w);
-
 /* Normal terms with scalar scale: z = (y - mu) inv; returns sum z^2, and dy[i] -= z inv,
  * dmu[i] += z inv when those are not NULL. Strides sy, sm are 0 or 1; an operand with
  * stride 0 must have a NULL derivative. */
 double ps_kern_normal_sq(size_t n, const double *y, size_t sy, const double *mu, size_t sm,
                          double inv, double *dy, double *dmu);
+
+/*
+ * A whole bernoulli-logit (family 0) or poisson-log (family 1) GLM pass over n rows, fused
+ * by strips of 16 rows: eta = alpha + X beta for the strip (each element of X is read from
+ * memory once), the rows' log-likelihood terms and d = d term / d eta, then X^T d. alpha
+ * has stride sa (0 or 1), y holds n outcomes. Returns the sum of the terms (bernoulli:
+ * y eta - log(1 + e^eta); poisson: y eta - e^eta, without -log y!); stores d[i] if d is
+ * not NULL, adds sum(d) to *d_sum if not NULL, and adds X^T d to g (K) if g is not NULL,
+ * using G (4 K doubles) as scratch.
+ */
+double ps_kern_glm(int family, size_t n, size_t K, const double *X, size_t ld, const double *alpha,
+                   size_t sa, const double *beta, const int *y, double *d, double *d_sum, double *g,
+                   double *G);
 
 #endif

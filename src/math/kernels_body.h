@@ -221,59 +221,6 @@ KERN_ATTR static inline v4d KERN(exp_neg4)(v4d v)
     return p * (v4d)((k + bias) << 52);
 }
 
-/* Bernoulli-logit terms of n rows (n <= 1024): d[i] = y[i] - inv_logit(eta[i]); returns
- * sum(y eta - max(eta, 0)) and adds log prod(1 + exp(-|eta|)) to *log1p_sum. Four rows
- * per step in vector lanes; lane l accumulates rows i = l (mod 4). w is unused scratch
- * kept for the interface. */
-KERN_ATTR static double KERN(bernoulli_logit)(size_t n, const double *eta, const int *y, double *d,
-                                              double *w, double *log1p_sum)
-{
-    (void)w;
-    const v4d one = SPLAT(1.0), zero = SPLAT(0.0);
-    const v4i sign = {0x7fffffffffffffffll, 0x7fffffffffffffffll, 0x7fffffffffffffffll,
-                      0x7fffffffffffffffll};
-    v4d part = zero, prod = one;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        v4d t = load4(eta + i);
-        v4si yi;
-        memcpy(&yi, y + i, sizeof yi);
-        v4d yv = __builtin_convertvector(yi, v4d);
-        v4d e = KERN(exp_neg4)(-(v4d)((v4i)t & sign));
-        v4d r = one / (one + e);
-        v4i pos = t > zero, nonneg = t >= zero;
-        part += yv * t - (v4d)((v4i)t & pos);
-        v4d p = (v4d)(((v4i)r & nonneg) | ((v4i)(e * r) & ~nonneg));
-        v4d dv = yv - p;
-        memcpy(d + i, &dv, sizeof dv);
-        prod *= one + e;
-    }
-    for (; i < n; i++) {
-        double t = eta[i], yv = (double)y[i];
-        double e = KERN(exp_neg1)(-fabs(t));
-        double r = 1.0 / (1.0 + e);
-        prod[0] *= 1.0 + e;
-        part[0] += yv * t - (t > 0.0 ? t : 0.0);
-        d[i] = yv - (t >= 0.0 ? r : e * r);
-    }
-    *log1p_sum += log((prod[0] * prod[1]) * (prod[2] * prod[3]));
-    return (part[0] + part[1]) + (part[2] + part[3]);
-}
-
-/* Poisson-log terms, with n doubles of scratch w: d[i] = y[i] - exp(eta[i]); returns
- * sum(y eta - exp(eta)) (0 eta = 0 for y = 0, also when eta is infinite). */
-KERN_ATTR static double KERN(poisson_log)(size_t n, const double *eta, const int *y, double *d,
-                                          double *w)
-{
-    for (size_t i = 0; i < n; i++) {
-        double t = eta[i], yv = (double)y[i];
-        double e = KERN(exp1)(t);
-        w[i] = (yv == 0.0 ? 0.0 : yv * t) - e;
-        d[i] = yv - e;
-    }
-    return KERN(sum4)(n, w);
-}
-
 /* Normal terms with a scalar scale: z = (y - mu) inv; returns sum z^2; dy[i] -= z inv and
  * dmu[i] += z inv when given. y and mu have strides 0 (broadcast) or 1; a broadcast
  * operand must come with a NULL derivative (the caller handles var scalars). */
@@ -321,6 +268,157 @@ KERN_ATTR static double KERN(normal_sq)(size_t n, const double *y, size_t sy, co
             dy[i] -= z * inv;
     }
     return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+/* exp1 on four lanes at once (the same operations, lane by lane). */
+KERN_ATTR static inline v4d KERN(exp4)(v4d v)
+{
+    const v4d shift = SPLAT(6755399441055744.0);
+    const v4i shift_bits = {0x4338000000000000ll, 0x4338000000000000ll, 0x4338000000000000ll,
+                            0x4338000000000000ll};
+    const v4i bias = {1023, 1023, 1023, 1023};
+    v4i lo = v<SPLAT(-746.0), hi = v> SPLAT(710.0);
+    v4d vc = (v4d)(((v4i)v & ~(lo | hi)) | ((v4i)SPLAT(-746.0) & lo) | ((v4i)SPLAT(710.0) & hi));
+    v4d kd = vc * SPLAT(1.4426950408889634074) + shift;
+    kd -= shift;
+    v4d r = (vc - kd * SPLAT(6.93147180369123816490e-01)) - kd * SPLAT(1.90821492927058770002e-10);
+    v4d r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+    v4d p01 = SPLAT(1.0) + r, p23 = SPLAT(0.5) + r * SPLAT(1.0 / 6.0);
+    v4d p45 = SPLAT(1.0 / 24.0) + r * SPLAT(1.0 / 120.0);
+    v4d p67 = SPLAT(1.0 / 720.0) + r * SPLAT(1.0 / 5040.0);
+    v4d p89 = SPLAT(1.0 / 40320.0) + r * SPLAT(1.0 / 362880.0);
+    v4d p1011 = SPLAT(1.0 / 3628800.0) + r * SPLAT(1.0 / 39916800.0);
+    v4d p1213 = SPLAT(1.0 / 479001600.0) + r * SPLAT(1.0 / 6227020800.0);
+    v4d q0 = p01 + r2 * p23, q1 = p45 + r2 * p67, q2 = p89 + r2 * p1011;
+    v4d e0 = q0 + r4 * q1, e1 = q2 + r4 * p1213;
+    v4d p = e0 + r8 * e1;
+    v4d k1d = (kd * SPLAT(0.5) + shift) - shift;
+    v4d k2d = kd - k1d;
+    v4i k1 = (v4i)(k1d + shift) - shift_bits, k2 = (v4i)(k2d + shift) - shift_bits;
+    v4d e = p * (v4d)((k1 + bias) << 52) * (v4d)((k2 + bias) << 52);
+    v4i over = v > SPLAT(709.782712893383973), under = v < SPLAT(-745.1332191019412), nan = v != v;
+    e = (v4d)(((v4i)e & ~over) | ((v4i)SPLAT(INFINITY) & over));
+    e = (v4d)((v4i)e & ~under);
+    return (v4d)(((v4i)e & ~nan) | ((v4i)v & nan));
+}
+
+/* Rows per strip of the fused GLM pass: eight vector accumulators, enough independent
+ * additions to keep both adders busy. */
+#define GLM_STRIP 32
+
+/* One GLM row for the scalar tail: eta, the row's term, d. */
+KERN_ATTR static inline double KERN(glm_row)(int family, double t, int yv, double *d)
+{
+    double y = (double)yv;
+    if (family == 0) {
+        double e = KERN(exp_neg1)(-fabs(t));
+        double r = 1.0 / (1.0 + e);
+        *d = y - (t >= 0.0 ? r : e * r);
+        return y * t - (t > 0.0 ? t : 0.0) - log1p(e);
+    }
+    double e = KERN(exp1)(t);
+    *d = y - e;
+    return (y == 0.0 ? 0.0 : y * t) - e;
+}
+
+/*
+ * A whole bernoulli-logit (family 0) or poisson-log (family 1) GLM pass, fused by strips of
+ * GLM_STRIP rows: eta for the strip (X read from memory once, into L1), the strip's terms and
+ * d = d term / d eta, then X_strip^T d into per-column four-lane accumulators G (4 K
+ * doubles of scratch). Returns the sum of the terms; d[i] is stored if d is not NULL,
+ * sum(d) added to *d_sum if not NULL, and X^T d added to g if not NULL.
+ */
+KERN_ATTR static double KERN(glm)(int family, size_t n, size_t K, const double *X, size_t ld,
+                                  const double *alpha, size_t sa, const double *beta, const int *y,
+                                  double *d, double *d_sum, double *g, double *G)
+{
+    const v4d one = SPLAT(1.0), zero = SPLAT(0.0);
+    const v4i sign = {0x7fffffffffffffffll, 0x7fffffffffffffffll, 0x7fffffffffffffffll,
+                      0x7fffffffffffffffll};
+    if (g != NULL)
+        memset(G, 0, 4 * K * sizeof(double));
+    v4d part = zero, prod = one, dsum = zero;
+    double log1p_sum = 0.0;
+    size_t strips = 0, i = 0;
+    for (; i + GLM_STRIP <= n && K > 0; i += GLM_STRIP) {
+        const double *x = X + i;
+        v4d b = SPLAT(beta[0]);
+        v4d t[GLM_STRIP / 4];
+        for (int j = 0; j < GLM_STRIP / 4; j++)
+            t[j] = load4(x + 4 * j) * b;
+        for (size_t k = 1; k < K; k++) {
+            x += ld;
+            b = SPLAT(beta[k]);
+            for (int j = 0; j < GLM_STRIP / 4; j++)
+                t[j] += load4(x + 4 * j) * b;
+        }
+        v4d dv[GLM_STRIP / 4];
+        for (int j = 0; j < GLM_STRIP / 4; j++) {
+            v4d a = sa ? load4(alpha + i + 4 * j) : SPLAT(alpha[0]);
+            t[j] = a + t[j];
+            v4si yi;
+            memcpy(&yi, y + i + 4 * j, sizeof yi);
+            v4d yv = __builtin_convertvector(yi, v4d);
+            if (family == 0) {
+                v4d e = KERN(exp_neg4)(-(v4d)((v4i)t[j] & sign));
+                v4d r = one / (one + e);
+                v4i pos = t[j] > zero, nonneg = t[j] >= zero;
+                part += yv * t[j] - (v4d)((v4i)t[j] & pos);
+                dv[j] = yv - (v4d)(((v4i)r & nonneg) | ((v4i)(e * r) & ~nonneg));
+                prod *= one + e;
+            } else {
+                v4d e = KERN(exp4)(t[j]);
+                v4i y0 = yv == zero;
+                part += (v4d)((v4i)(yv * t[j]) & ~y0) - e;
+                dv[j] = yv - e;
+            }
+            dsum += dv[j];
+            if (d != NULL)
+                memcpy(d + i + 4 * j, &dv[j], sizeof dv[j]);
+        }
+        if (family == 0 && ++strips == 2048 / GLM_STRIP) {
+            /* Fold the lane products (each of 512 factors in (1, 2]) into the log sum. */
+            log1p_sum += log((prod[0] * prod[1]) * (prod[2] * prod[3]));
+            prod = one;
+            strips = 0;
+        }
+        if (g != NULL) {
+            x = X + i;
+            for (size_t k = 0; k < K; k++, x += ld) {
+                /* Two half sums, so the additions form two short chains. */
+                v4d h0 = load4(x) * dv[0], h1 = load4(x + 4) * dv[1];
+                for (int j = 2; j < GLM_STRIP / 4; j += 2) {
+                    h0 += load4(x + 4 * j) * dv[j];
+                    h1 += load4(x + 4 * j + 4) * dv[j + 1];
+                }
+                v4d acc = load4(G + 4 * k) + (h0 + h1);
+                memcpy(G + 4 * k, &acc, sizeof acc);
+            }
+        }
+    }
+    double total = (part[0] + part[1]) + (part[2] + part[3]);
+    if (family == 0)
+        total -= log1p_sum + log((prod[0] * prod[1]) * (prod[2] * prod[3]));
+    double tail_dsum = 0.0;
+    for (; i < n; i++) {
+        double t = sa ? alpha[i] : alpha[0], acc = 0.0, di;
+        for (size_t k = 0; k < K; k++)
+            acc += X[i + k * ld] * beta[k];
+        t = t + acc;
+        total += KERN(glm_row)(family, t, y[i], &di);
+        tail_dsum += di;
+        if (d != NULL)
+            d[i] = di;
+        if (g != NULL)
+            for (size_t k = 0; k < K; k++)
+                G[4 * k] += X[i + k * ld] * di;
+    }
+    if (d_sum != NULL)
+        *d_sum += ((dsum[0] + dsum[1]) + (dsum[2] + dsum[3])) + tail_dsum;
+    if (g != NULL)
+        for (size_t k = 0; k < K; k++)
+            g[k] += (G[4 * k] + G[4 * k + 1]) + (G[4 * k + 2] + G[4 * k + 3]);
+    return total;
 }
 
 #undef load4

@@ -258,15 +258,17 @@ static void test_kernel_variants(void)
         r[pass][1] = ps_kern_sum(N - 1, X);
         ps_kern_gemv_n(N - 5, K, X, N, beta, y[pass]);
         ps_kern_gemv_t(N - 5, K, X, N, y[pass], g[pass]);
-        r[pass][2] = ps_kern_bernoulli_logit(N - 2, eta, yi, db[pass], w, &l[pass]);
-        r[pass][3] = ps_kern_poisson_log(N - 1, X, yi, dp[pass], w);
+        double gb[K] = {0}, gp[K] = {0};
+        r[pass][2] = ps_kern_glm(0, N - 2, K, X, N, eta, 1, beta, yi, db[pass], &l[pass], gb, w);
+        r[pass][3] = ps_kern_glm(1, N - 1, K, X, N, X + 3 * N, 0, beta, yi, dp[pass], NULL, gp, w);
+        r[pass][7] = gb[K - 1] + gp[0];
         r[pass][4] = ps_kern_normal_sq(N - 1, X, 1, X + N, 1, 1.7, dn[pass][0], NULL);
         r[pass][5] = ps_kern_normal_sq(N - 1, X, 0, X + N, 1, 1.7, NULL, dn[pass][1]);
         r[pass][6] = ps_kern_normal_sq(N - 1, X, 1, X + N, 0, 1.7, dn[pass][2], NULL);
     }
     ps_kern_force_baseline(false);
     if (passes == 2) {
-        CHECK(memcmp(r[0], r[1], 7 * sizeof(double)) == 0 && l[0] == l[1],
+        CHECK(memcmp(r[0], r[1], 8 * sizeof(double)) == 0 && l[0] == l[1],
               "kernel sums differ by variant");
         CHECK(memcmp(y[0], y[1], sizeof y[0]) == 0, "exp/gemv_n results differ by variant");
         CHECK(memcmp(g[0], g[1], sizeof g[0]) == 0, "gemv_t results differ by variant");
@@ -274,17 +276,21 @@ static void test_kernel_variants(void)
                   memcmp(dn[0], dn[1], sizeof dn[0]) == 0,
               "kernel derivatives differ by variant");
     }
-    /* The bernoulli kernel against a direct computation. */
-    double part = 0.0, lsum = 0.0, worst = 0.0;
+    /* The fused bernoulli GLM kernel against a direct computation (eta = alpha + X beta
+     * with alpha = eta[i] per row). */
+    double total = 0.0, worst = 0.0, dsum = 0.0;
     for (int i = 0; i < N - 2; i++) {
         double t = eta[i];
-        part += yi[i] * t - (t > 0.0 ? t : 0.0);
-        lsum += log1p(exp(-fabs(t)));
-        worst = fmax(worst, fabs(db[0][i] - (yi[i] - 1.0 / (1.0 + exp(-t)))));
+        for (int k = 0; k < K; k++)
+            t += X[i + k * N] * beta[k];
+        total += yi[i] * t - log1p(exp(t));
+        double want = yi[i] - 1.0 / (1.0 + exp(-t));
+        dsum += want;
+        worst = fmax(worst, fabs(db[0][i] - want));
     }
-    CHECK(worst <= 4.5e-16, "bernoulli kernel derivative off by %g (2 ulps of 1 allowed)", worst);
-    CHECK_REL(r[0][2], part, 1e-13, "bernoulli kernel linear part");
-    CHECK_REL(l[0], lsum, 1e-13, "bernoulli kernel log1p part");
+    CHECK(worst <= 1e-15, "bernoulli GLM kernel derivative off by %g", worst);
+    CHECK_REL(r[0][2], total, 1e-12, "bernoulli GLM kernel log likelihood");
+    CHECK_REL(l[0], dsum, 1e-12, "bernoulli GLM kernel sum of derivatives");
 }
 
 int main(void)
