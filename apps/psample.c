@@ -19,7 +19,7 @@
 #include "run/run.h"
 
 static const char usage_text[] =
-    "usage: psample [run] CONFIG [--set section.key=value]...\n"
+    "usage: psample [run] CONFIG [--set section.key=value]... [--report FILE]\n"
     "       psample check CONFIG [--set section.key=value]...\n"
     "       psample --help | --version\n"
     "\n"
@@ -34,6 +34,8 @@ static const char usage_text[] =
     "options:\n"
     "  --set section.key=value   override a key of CONFIG (repeatable), e.g.\n"
     "                            --set sampler.draws=2000 --set sampler.seed=7\n"
+    "  --report FILE             run: also write a JSON report of the run (timings,\n"
+    "                            gradient evaluations, ESS, divergences, memory)\n"
     "  -h, --help                print this help and exit\n"
     "  --version                 print the version and exit\n"
     "\n"
@@ -48,6 +50,7 @@ typedef struct cli {
     const char *config_path;
     const char **overrides;
     size_t n_overrides;
+    const char *report_path;
 } cli;
 
 /* Parses argv; the same on every rank, so no communication is needed to agree. */
@@ -79,6 +82,12 @@ static ps_status parse_args(int argc, char **argv, cli *c)
             if (i + 1 >= argc)
                 return ps_error(PS_ERR_USAGE, "--set needs an argument: --set section.key=value");
             c->overrides[c->n_overrides++] = argv[++i];
+            continue;
+        }
+        if (strcmp(a, "--report") == 0) {
+            if (i + 1 >= argc)
+                return ps_error(PS_ERR_USAGE, "--report needs a file name: --report run.json");
+            c->report_path = argv[++i];
             continue;
         }
         if (strncmp(a, "--set=", 6) == 0) {
@@ -131,7 +140,7 @@ int main(int argc, char **argv)
     if (rank != 0)
         ps_log_set_enabled(false);
 
-    cli c = {CMD_NONE, NULL, NULL, 0};
+    cli c = {CMD_NONE, NULL, NULL, 0, NULL};
     ps_config *cfg = NULL;
     ps_status st = parse_args(argc, argv, &c);
     if (st == PS_OK && c.cmd == CMD_HELP) {
@@ -145,8 +154,10 @@ int main(int argc, char **argv)
                                        &cfg);
         if (st == PS_OK && c.cmd == CMD_CHECK)
             st = ps_run_check(MPI_COMM_WORLD, cfg);
-        else if (st == PS_OK)
-            st = ps_run_sample(MPI_COMM_WORLD, cfg);
+        else if (st == PS_OK) {
+            ps_run_options options = {c.report_path};
+            st = ps_run_sample(MPI_COMM_WORLD, cfg, &options);
+        }
     }
     if (st != PS_OK)
         print_error(rank, st);

@@ -46,7 +46,8 @@ static const ps_config_key schema[] = {
     {"sampler", "warmup", PS_CFG_INT, OFF(sampler.warmup), "1000", 0, 1e9, false, false, NULL,
      "Warmup (adaptation) iterations per chain; the maximum when adaptive warmup is on."},
     {"sampler", "draws", PS_CFG_INT, OFF(sampler.draws), "1000", 0, 1e9, false, false, NULL,
-     "Draws per chain kept after warmup (before thinning)."},
+     "Sampling iterations per chain after warmup (every `thin`-th is kept); with "
+     "`convergence.stop_early` the limit is `convergence.max_draws` instead."},
     {"sampler", "seed", PS_CFG_INT, OFF(sampler.seed), NULL, 0, 9.3e18, false, false, NULL,
      "Seed of every chain's random stream; chosen at random and reported when omitted."},
     {"sampler", "thin", PS_CFG_INT, OFF(sampler.thin), "1", 1, 1e9, false, false, NULL,
@@ -71,11 +72,12 @@ static const ps_config_key schema[] = {
     {"adaptation", "engaged", PS_CFG_BOOL, OFF(adaptation.engaged), "true", 0, 0, false,
      false, NULL, "Adapt step size and metric during warmup."},
     {"adaptation", "pooled", PS_CFG_BOOL, OFF(adaptation.pooled), NULL, 0, 0, false, false,
-     NULL, "Pool the metric estimate of all chains at each window end (default: true when "
-           "chains > 1)."},
+     NULL, "Pool the metric estimate of all chains at each window end and give every chain the "
+           "median step size after warmup (default: true when chains > 1)."},
     {"adaptation", "adaptive_warmup", PS_CFG_BOOL, OFF(adaptation.adaptive_warmup), "false", 0,
      0, false, false, NULL,
-     "End warmup early, at a window end, once the warmup draws look converged."},
+     "End warmup at a window end once the draws since the last metric update look "
+     "converged; the rest of warmup becomes the term buffer."},
     {"adaptation", "min_warmup", PS_CFG_INT, OFF(adaptation.min_warmup), "150", 0, 1e9, false,
      false, NULL, "Adaptive warmup: never end warmup before this many iterations."},
     {"adaptation", "init_buffer", PS_CFG_INT, OFF(adaptation.init_buffer), "75", 0, 1e9, false,
@@ -96,7 +98,7 @@ static const ps_config_key schema[] = {
      BIG, false, false, NULL, "Adaptive warmup: bulk-ESS every quantity must exceed."},
 
     {"convergence", "check_every", PS_CFG_INT, OFF(convergence.check_every), "100", 1, 1e9,
-     false, false, NULL, "Draws per chain between online convergence checks."},
+     false, false, NULL, "Sampling iterations per chain between online convergence checks."},
     {"convergence", "rhat_max", PS_CFG_FLOAT, OFF(convergence.rhat_max), "1.01", 1, BIG, true,
      false, NULL, "Converged when every rank-normalised split R-hat is below this."},
     {"convergence", "ess_bulk_min", PS_CFG_FLOAT, OFF(convergence.ess_bulk_min), "400.0", 0,
@@ -106,9 +108,9 @@ static const ps_config_key schema[] = {
     {"convergence", "stop_early", PS_CFG_BOOL, OFF(convergence.stop_early), "false", 0, 0,
      false, false, NULL, "Stop sampling as soon as the run has converged (else at `draws`)."},
     {"convergence", "min_draws", PS_CFG_INT, OFF(convergence.min_draws), "100", 1, 1e9, false,
-     false, NULL, "With stop_early: never stop before this many draws per chain."},
+     false, NULL, "With stop_early: never stop before this many sampling iterations per chain."},
     {"convergence", "max_draws", PS_CFG_INT, OFF(convergence.max_draws), "10000", 1, 1e9,
-     false, false, NULL, "With stop_early: stop at this many draws per chain at the latest."},
+     false, false, NULL, "With stop_early: stop after this many sampling iterations per chain at the latest."},
 
     {"parallel", "ranks_per_chain", PS_CFG_INT, OFF(parallel.ranks_per_chain), "1", 1, 1, false,
      false, NULL, "MPI ranks that evaluate one chain together (only 1 in this version)."},

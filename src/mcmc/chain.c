@@ -355,6 +355,28 @@ ps_status ps_chain_install_metric(ps_chain *chain, const double *inv_metric)
     return PS_OK;
 }
 
+ps_status ps_chain_end_warmup_early(ps_chain *chain)
+{
+    unsigned long long id = (unsigned long long)chain->settings.chain_id;
+    if (!ps_chain_in_warmup(chain) || chain->window_pending)
+        return ps_error(PS_ERR_INTERNAL,
+                        "chain %llu: warmup can only be shortened during warmup, after a "
+                        "window end was handled",
+                        id);
+    ps_window_schedule *ws = &chain->windows;
+    int64_t term = chain->adapt_metric ? ws->term_buffer : 0;
+    int64_t end = chain->iteration + term;
+    if (end >= chain->settings.warmup)
+        return PS_OK;
+    chain->settings.warmup = end;
+    ws->num_warmup = end;
+    /* No slow window remains: the next window end lies in the past. */
+    ws->next_end = ws->counter - 1;
+    if (end == chain->iteration)
+        complete_warmup(chain);
+    return PS_OK;
+}
+
 ps_status ps_chain_finish_window(ps_chain *chain)
 {
     size_t msize = ps_metric_size(chain->metric.kind, chain->dim);
@@ -423,6 +445,11 @@ int64_t ps_chain_iteration(const ps_chain *chain)
     return chain->iteration;
 }
 
+int64_t ps_chain_warmup_length(const ps_chain *chain)
+{
+    return chain->settings.warmup;
+}
+
 bool ps_chain_in_warmup(const ps_chain *chain)
 {
     return chain->iteration < chain->settings.warmup;
@@ -436,6 +463,11 @@ const double *ps_chain_position(const ps_chain *chain)
 double ps_chain_log_density(const ps_chain *chain)
 {
     return chain->lp;
+}
+
+ps_model_workspace *ps_chain_model_workspace(ps_chain *chain)
+{
+    return chain->ws;
 }
 
 unsigned long long ps_chain_gradient_count(const ps_chain *chain)

@@ -312,6 +312,18 @@ ps_status ps_chain_finish_window(ps_chain *chain);
  */
 ps_status ps_chain_install_metric(ps_chain *chain, const double *inv_metric);
 
+/*
+ * Ends warmup early (adaptive warmup length): called right after a slow window's metric
+ * was installed, it turns the rest of warmup into the term buffer, so warmup ends
+ * term_buffer iterations from now with step-size adaptation only, as Stan's warmup ends
+ * after its last slow window. Does nothing when warmup would end no sooner. Errors:
+ * PS_ERR_INTERNAL outside warmup or with a window pending. Local.
+ */
+ps_status ps_chain_end_warmup_early(ps_chain *chain);
+
+/* Warmup iterations in force (the configured length, or less after an early end). */
+int64_t ps_chain_warmup_length(const ps_chain *chain);
+
 /* True while a window end waits for ps_chain_finish_window / ps_chain_install_metric. */
 bool ps_chain_window_pending(const ps_chain *chain);
 /* The accumulator of the current slow window (draws since the last metric update). */
@@ -335,6 +347,9 @@ bool ps_chain_in_warmup(const ps_chain *chain);
 /* The current point (unconstrained, dim values; valid until the next step). */
 const double *ps_chain_position(const ps_chain *chain);
 double ps_chain_log_density(const ps_chain *chain);
+/* The chain's model workspace (for timing and counters). */
+ps_model_workspace *ps_chain_model_workspace(ps_chain *chain);
+
 /* Gradient evaluations made by this chain's workspace. */
 unsigned long long ps_chain_gradient_count(const ps_chain *chain);
 /* Writes the constrained output (ps_model_output_size values) of the current point. */

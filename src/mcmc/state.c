@@ -289,6 +289,9 @@ ps_status ps_chain_restore(ps_chain *chain, const unsigned char *buf, size_t siz
     ws->window_size = (int64_t)ps_get_u64(&r);
     ws->next_end = (int64_t)ps_get_u64(&r);
     ws->active = ps_get_u64(&r) != 0;
+    /* The warmup length may have been shortened by ps_chain_end_warmup_early; the saved
+     * schedule holds the length in force (it always equals settings.warmup). */
+    chain->settings.warmup = ws->num_warmup;
 
     if (chain->metric.kind != PS_METRIC_UNIT) {
         chain->window_acc.n = ps_get_u64(&r);

@@ -21,6 +21,8 @@ struct ps_model_workspace {
     const ps_model *model;
     void *impl_ws;
     unsigned long long gradient_count;
+    bool timing;
+    double gradient_seconds;
 };
 
 void ps_model_destroy(ps_model **model)
@@ -199,11 +201,27 @@ unsigned long long ps_model_workspace_gradient_count(const ps_model_workspace *w
     return ws->gradient_count;
 }
 
+void ps_model_workspace_set_timing(ps_model_workspace *ws, bool on)
+{
+    ws->timing = on;
+}
+
+double ps_model_workspace_gradient_seconds(const ps_model_workspace *ws)
+{
+    return ws->gradient_seconds;
+}
+
 ps_status ps_model_log_density_gradient(const ps_model *model, ps_model_workspace *ws,
                                         const double *theta, double *log_density, double *grad)
 {
     ws->gradient_count++;
-    return model->ops->log_density_gradient(model->impl, ws->impl_ws, theta, log_density, grad);
+    if (!ws->timing)
+        return model->ops->log_density_gradient(model->impl, ws->impl_ws, theta, log_density, grad);
+    double t0 = ps_time_now();
+    ps_status st =
+        model->ops->log_density_gradient(model->impl, ws->impl_ws, theta, log_density, grad);
+    ws->gradient_seconds += ps_time_now() - t0;
+    return st;
 }
 
 ps_status ps_model_log_density(const ps_model *model, ps_model_workspace *ws, const double *theta,

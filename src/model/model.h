@@ -107,6 +107,11 @@ const char *ps_model_workspace_message(const ps_model_workspace *ws);
 /* Counts gradient evaluations of this workspace (for benchmarks and reports). */
 unsigned long long ps_model_workspace_gradient_count(const ps_model_workspace *ws);
 
+/* Measures the time spent in log_density_gradient (for benchmarks; off by default: two
+ * clock reads per call). Local. */
+void ps_model_workspace_set_timing(ps_model_workspace *ws, bool on);
+double ps_model_workspace_gradient_seconds(const ps_model_workspace *ws);
+
 ps_status ps_model_log_density_gradient(const ps_model *model, ps_model_workspace *ws,
                                         const double *theta, double *log_density, double *grad);
 ps_status ps_model_log_density(const ps_model *model, ps_model_workspace *ws, const double *theta,

@@ -14,6 +14,24 @@ ps_status ps_mpi_error(int code, const char *call)
     return ps_error(PS_ERR_MPI, "%s failed: %s", call, text);
 }
 
+static ps_par_counters counters;
+
+void ps_par_note(size_t bytes)
+{
+    counters.calls++;
+    counters.bytes += (double)bytes;
+}
+
+void ps_par_add_seconds(double seconds)
+{
+    counters.seconds += seconds;
+}
+
+ps_par_counters ps_par_counters_get(void)
+{
+    return counters;
+}
+
 void ps_mpi_must(int code, const char *call, MPI_Comm comm)
 {
     if (code == MPI_SUCCESS)
@@ -39,9 +57,8 @@ ps_status ps_comm_agree(MPI_Comm comm, ps_status local)
     int first = INT_MAX, failing = 0;
     /* Two reductions: the lowest failing rank and the number of failing ranks. If either
      * fails, MPI itself is broken and the job cannot agree on anything: abort. */
-    ps_mpi_must(MPI_Allreduce(&mine[0], &first, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce", comm);
-    ps_mpi_must(MPI_Allreduce(&mine[1], &failing, 1, MPI_INT, MPI_SUM, comm), "MPI_Allreduce",
-                comm);
+    PS_MPI(MPI_Allreduce(&mine[0], &first, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce", comm);
+    PS_MPI(MPI_Allreduce(&mine[1], &failing, 1, MPI_INT, MPI_SUM, comm), "MPI_Allreduce", comm);
     if (first == INT_MAX)
         return PS_OK;
     /* The first failing rank broadcasts its status and message. */
@@ -56,8 +73,8 @@ ps_status ps_comm_agree(MPI_Comm comm, ps_status local)
             snprintf(message, sizeof message, "%s",
                      ps_error_message()[0] ? ps_error_message() : ps_status_name(local));
     }
-    ps_mpi_must(MPI_Bcast(&status, 1, MPI_INT, first, comm), "MPI_Bcast", comm);
-    ps_mpi_must(MPI_Bcast(message, CAP, MPI_CHAR, first, comm), "MPI_Bcast", comm);
+    PS_MPI(MPI_Bcast(&status, 1, MPI_INT, first, comm), "MPI_Bcast", comm);
+    PS_MPI(MPI_Bcast(message, CAP, MPI_CHAR, first, comm), "MPI_Bcast", comm);
     message[CAP - 1] = '\0';
     return ps_error_set((ps_status)status, message);
 }

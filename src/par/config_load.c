@@ -46,7 +46,7 @@ ps_status ps_config_load_collective(MPI_Comm comm, const char *path, const char 
         header[2] = (int64_t)strlen(cwd);
     }
     PS_CHECK(ps_comm_agree(comm, st));
-    ps_mpi_must(MPI_Bcast(header, 3, MPI_INT64_T, 0, comm), "MPI_Bcast", comm);
+    PS_MPI(MPI_Bcast(header, 3, MPI_INT64_T, 0, comm), "MPI_Bcast", comm);
     len = (size_t)header[0];
     if (rank != 0) {
         text = ps_malloc(len + 1);
@@ -60,11 +60,11 @@ ps_status ps_config_load_collective(MPI_Comm comm, const char *path, const char 
     /* MPI counts are int: send large files in pieces. */
     for (size_t done = 0; done < len;) {
         size_t piece = len - done > (1u << 30) ? (1u << 30) : len - done;
-        ps_mpi_must(MPI_Bcast(text + done, (int)piece, MPI_CHAR, 0, comm), "MPI_Bcast", comm);
+        PS_MPI(MPI_Bcast(text + done, (int)piece, MPI_CHAR, 0, comm), "MPI_Bcast", comm);
         done += piece;
     }
     text[len] = '\0';
-    ps_mpi_must(MPI_Bcast(cwd, (int)sizeof cwd, MPI_CHAR, 0, comm), "MPI_Bcast", comm);
+    PS_MPI(MPI_Bcast(cwd, (int)sizeof cwd, MPI_CHAR, 0, comm), "MPI_Bcast", comm);
     cwd[sizeof cwd - 1] = '\0';
     /* Every rank parses the same text against rank 0's working folder. */
     ps_config *cfg = NULL;

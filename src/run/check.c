@@ -9,6 +9,11 @@
 ps_status ps_run_load_model(const ps_config *cfg, ps_model **out)
 {
     *out = NULL;
+    if (ps_fault_point("model_load"))
+        return ps_config_error_at_key(cfg, PS_ERR_MODEL, "model", "library",
+                                      "cannot load model library '%s': injected fault "
+                                      "model_load (as if the file were missing on this node)",
+                                      cfg->model.library);
     ps_status st =
         ps_model_bridgestan_create(cfg->model.library, cfg->data.file ? cfg->data.file : "",
                                    (unsigned int)(cfg->sampler.seed & 0xffffffffu), out);
@@ -46,12 +51,4 @@ ps_status ps_run_check(MPI_Comm comm, const ps_config *cfg)
         ps_strbuf_fini(&out);
     }
     return PS_OK;
-}
-
-ps_status ps_run_sample(MPI_Comm comm, const ps_config *cfg)
-{
-    return ps_comm_agree(comm, ps_error(PS_ERR_USAGE,
-                                        "sampling is not available in this version; "
-                                        "'psample check %s' validates the configuration",
-                                        cfg->path));
 }

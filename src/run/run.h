@@ -23,7 +23,12 @@ ps_status ps_run_load_model(const ps_config *cfg, ps_model **out);
  */
 ps_status ps_run_check(MPI_Comm comm, const ps_config *cfg);
 
+/* Options of `psample run` that are not part of the configuration. */
+typedef struct ps_run_options {
+    const char *report_path; /* write a JSON run report here (rank 0), or NULL */
+} ps_run_options;
+
 /* Runs the sampler as configured. Collective on comm. */
-ps_status ps_run_sample(MPI_Comm comm, const ps_config *cfg);
+ps_status ps_run_sample(MPI_Comm comm, const ps_config *cfg, const ps_run_options *options);
 
 #endif

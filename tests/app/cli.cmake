@@ -1,12 +1,5 @@
 # The command line: help, version, usage errors, check on good and broken configurations
 # at 1 and 4 ranks (only rank 0 prints; every rank exits with the same status).
-find_program(PSAMPLE_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
-if(NOT PSAMPLE_PYTHON)
-  find_program(PSAMPLE_PYTHON NAMES python3)
-endif()
-set(PSAMPLE_CLI_TEST ${PSAMPLE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/cli_test.py)
-set(PSAMPLE_APP_CONFIGS ${CMAKE_CURRENT_LIST_DIR}/configs)
-
 # ps_add_cli_test(NAME n [NPROCS k] CHECKS ... COMMAND args...)
 # Runs build/bin/psample (under mpiexec with k ranks when NPROCS is given).
 function(ps_add_cli_test)
@@ -40,23 +33,37 @@ foreach(np 1 4)
   ps_add_cli_test(NAME app_check_broken_type_np${np} NPROCS ${np}
     CHECKS --exit 1 --stdout-empty
       --stderr-has "broken_type.toml:6:10: error: 'sampler.chains' must be an integer, found a string"
-      --stderr-count "error:1" --stderr-has "chains = \"four\""
+      --stderr-count "error:#1" --stderr-has "chains = \"four\""
     COMMAND check ${PSAMPLE_APP_CONFIGS}/broken_type.toml)
   ps_add_cli_test(NAME app_check_broken_syntax_np${np} NPROCS ${np}
-    CHECKS --exit 1 --stdout-empty --stderr-has "broken_syntax.toml:5:" --stderr-count "error:1"
+    CHECKS --exit 1 --stdout-empty --stderr-has "broken_syntax.toml:5:" --stderr-count "error:#1"
     COMMAND check ${PSAMPLE_APP_CONFIGS}/broken_syntax.toml)
   ps_add_cli_test(NAME app_check_broken_key_np${np} NPROCS ${np}
     CHECKS --exit 1
       --stderr-has "broken_key.toml:5:1: error: unknown key 'chians' in [sampler] (did you mean 'chains'?)"
-      --stderr-count "error:1"
+      --stderr-count "error:#1"
     COMMAND check ${PSAMPLE_APP_CONFIGS}/broken_key.toml)
   ps_add_cli_test(NAME app_check_missing_library_np${np} NPROCS ${np}
     CHECKS --exit 1 --stderr-has "missing_library.toml:2:11: error: 'model.library' names"
-      --stderr-has "no-such-model.so, which does not exist" --stderr-count "error:1"
+      --stderr-has "no-such-model.so, which does not exist" --stderr-count "error:#1"
     COMMAND check ${PSAMPLE_APP_CONFIGS}/missing_library.toml)
   ps_add_cli_test(NAME app_check_bad_override_np${np} NPROCS ${np}
     CHECKS --exit 1
       --stderr-has "--set sampler.max_treedepth=0: error: 'sampler.max_treedepth' must be from 1 and 30, found 0"
-      --stderr-count "error:1"
+      --stderr-count "error:#1"
     COMMAND check ${PSAMPLE_APP_CONFIGS}/missing_library.toml --set sampler.max_treedepth=0)
 endforeach()
+
+# The example configuration: check at 1 and 4 ranks, a run at 2 ranks.
+foreach(np 1 4)
+  ps_add_cli_test(NAME app_check_example_np${np} NPROCS ${np}
+    CHECKS --exit 0 --stdout-toml sampler.chains=4 --stdout-toml sampler.seed=20261124
+      --stdout-toml adaptation.pooled=true --stdout-toml "sampler.metric=\"diag\""
+      --stderr-count "error:#0"
+    COMMAND check ${PROJECT_SOURCE_DIR}/configs/eight_schools.toml)
+endforeach()
+ps_add_cli_test(NAME app_run_example_np2 NPROCS 2
+  CHECKS --exit 0 --stdout-has "lp__" --stdout-has "theta[8]" --stdout-has "ess_bulk"
+    --stdout-has "stopped: reached sampler.draws" --stdout-has "draws digest: "
+    --stderr-has "psample: sampling" --stderr-count "error:#0"
+  COMMAND ${PROJECT_SOURCE_DIR}/configs/eight_schools.toml)

@@ -7,7 +7,7 @@ checks:
   --exit N              the exit status must be N
   --stdout-has TEXT     standard output must contain TEXT (repeatable)
   --stderr-has TEXT     standard error must contain TEXT (repeatable)
-  --stderr-count TEXT:N TEXT must occur exactly N times in standard error (repeatable)
+  --stderr-count TEXT#N TEXT must occur exactly N times in standard error (repeatable)
   --stdout-toml K=V     standard output must be TOML whose key K (dotted) equals V
                         (compared as TOML values: --stdout-toml sampler.chains=4)
   --stdout-empty        standard output must be empty
@@ -41,7 +41,7 @@ def main(argv):
         elif o == "--stderr-has":
             stderr_has.append(v)
         elif o == "--stderr-count":
-            text, n = v.rsplit(":", 1)
+            text, n = v.rsplit("#", 1)
             stderr_count.append((text, int(n)))
         elif o == "--stdout-toml":
             toml_checks.append(v.split("=", 1))
