@@ -290,6 +290,8 @@ typedef enum ps_ad_binop {
     PS_AD_LOG_DIFF_EXP, /* log(exp(a) - exp(b)), elementwise */
     PS_AD_LBETA,        /* log Beta(a, b) */
     PS_AD_LCHOOSE,      /* log binomial coefficient of reals */
+    PS_AD_ATAN2,        /* atan2(a, b) */
+    PS_AD_FDIM,         /* fdim(a, b) = max(a - b, 0) */
     PS_AD_BINOP_COUNT_
 } ps_ad_binop;
 
@@ -355,7 +357,11 @@ typedef enum ps_ad_unop {
     PS_AD_LOG2,
     PS_AD_LOG10,
     PS_AD_EXP2,
-    PS_AD_STEP, /* Stan's step(x): 1 if x >= 0 (derivative 0); constant result */
+    PS_AD_STEP,  /* Stan's step(x): 1 if x >= 0 (derivative 0); constant result */
+    PS_AD_FLOOR, /* floor, ceil, round, trunc: derivative 0 almost everywhere; constant */
+    PS_AD_CEIL,
+    PS_AD_ROUND,
+    PS_AD_TRUNC,
     PS_AD_UNOP_COUNT_
 } ps_ad_unop;
 

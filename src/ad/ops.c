@@ -18,8 +18,8 @@
  * ------------------------------------------------------------------------------------- */
 
 static const char *const binop_names[PS_AD_BINOP_COUNT_] = {
-    "add",  "subtract", "elt_multiply", "elt_divide",   "pow",   "fmin",
-    "fmax", "hypot",    "log_sum_exp",  "log_diff_exp", "lbeta", "lchoose"};
+    "add",   "subtract",    "elt_multiply", "elt_divide", "pow",     "fmin",  "fmax",
+    "hypot", "log_sum_exp", "log_diff_exp", "lbeta",      "lchoose", "atan2", "fdim"};
 
 const char *ps_ad_binop_name(ps_ad_binop op)
 {
@@ -72,6 +72,10 @@ static double binop_value(int op, double a, double b)
         return ps_lbeta(a, b);
     case PS_AD_LCHOOSE:
         return ps_lchoose(a, b);
+    case PS_AD_ATAN2:
+        return atan2(a, b);
+    case PS_AD_FDIM:
+        return fdim(a, b);
     default:
         return NAN;
     }
@@ -133,6 +137,16 @@ static void binop_partials(int op, double a, double b, double out, double *da, d
         *db = dnk - ps_digamma(b + 1.0);
         break;
     }
+    case PS_AD_ATAN2: {
+        double r = a * a + b * b;
+        *da = b / r;
+        *db = -a / r;
+        break;
+    }
+    case PS_AD_FDIM:
+        *da = a > b ? 1.0 : 0.0;
+        *db = -*da;
+        break;
     default:
         *da = NAN;
         *db = NAN;
@@ -462,7 +476,11 @@ static const char *const unop_names[PS_AD_UNOP_COUNT_] = {"minus",
                                                           "log2",
                                                           "log10",
                                                           "exp2",
-                                                          "step"};
+                                                          "step",
+                                                          "floor",
+                                                          "ceil",
+                                                          "round",
+                                                          "trunc"};
 
 const char *ps_ad_unop_name(ps_ad_unop op)
 {
@@ -573,6 +591,14 @@ static double unop_value(int op, double x)
         return exp2(x);
     case PS_AD_STEP:
         return x < 0.0 ? 0.0 : 1.0;
+    case PS_AD_FLOOR:
+        return floor(x);
+    case PS_AD_CEIL:
+        return ceil(x);
+    case PS_AD_ROUND:
+        return round(x);
+    case PS_AD_TRUNC:
+        return trunc(x);
     default:
         return NAN;
     }
@@ -715,7 +741,8 @@ ps_status ps_ad_unary(ps_ad_tape *tape, ps_ad_unop op, ps_adv x, ps_adv *out)
         return ps_error(PS_ERR_INTERNAL, "unknown unary operation %d", (int)op);
     size_t n = ps_adv_size(x);
     double *o = NULL;
-    bool var = x.var && op != PS_AD_STEP;
+    bool var = x.var && op != PS_AD_STEP && op != PS_AD_FLOOR && op != PS_AD_CEIL &&
+               op != PS_AD_ROUND && op != PS_AD_TRUNC;
     PS_CHECK(ad_result(tape, x.rows, x.cols, var, &o, out));
     switch (op) {
     case PS_AD_EXP:

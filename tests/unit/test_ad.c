@@ -239,6 +239,13 @@ static void unary_range(ps_ad_unop op, double *lo, double *hi)
         *lo = -1.2;
         *hi = 1.2;
         break;
+    case PS_AD_FLOOR:
+    case PS_AD_CEIL:
+    case PS_AD_ROUND:
+    case PS_AD_TRUNC:
+        *lo = 1.1; /* away from the jumps, so finite differences see the zero slope */
+        *hi = 1.4;
+        break;
     default:
         break;
     }
