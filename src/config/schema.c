@@ -568,11 +568,6 @@ static ps_status check_combination(ps_config *cfg)
     if (has_file && has_lib)
         return fail_key(cfg, "model", "library",
                         "[model] takes either 'file' or 'library', not both");
-    if (has_file)
-        return fail_key(cfg, "model", "file",
-                        "'model.file': compiling Stan programs is not available in this "
-                        "version; compile the model with BridgeStan and set [model] library "
-                        "= \"model.so\"");
     if (!ps_config_given(cfg, "adaptation", "pooled"))
         cfg->adaptation.pooled = cfg->sampler.chains > 1;
     if (strcmp(cfg->sampler.algorithm, "metropolis") == 0 &&
