@@ -332,34 +332,52 @@ static void fb_puts(fbuf *b, const char *s)
     b->p[b->len] = '\0';
 }
 
-static void fb_value(fbuf *b, const sval *v, size_t *k, unsigned level)
+/* One cell (a scalar, a vector, a row vector or a matrix, rows in brackets) from flat
+ * position k. */
+static void fb_cell(fbuf *b, const sval *v, size_t k)
 {
     char num[40];
-    if (level < v->s.nd ||
-        (level == v->s.nd && (v->s.r > 1 || v->s.c > 1 || v->s.base == PS_STAN_VECTOR ||
-                              v->s.base == PS_STAN_ROW_VECTOR || v->s.base == PS_STAN_MATRIX))) {
-        size_t n = level < v->s.nd ? v->s.dim[level] : (size_t)v->s.r * v->s.c;
-        fb_puts(b, "[");
-        for (size_t i = 0; i < n && b->len + 1 < b->cap; i++) {
-            if (i > 0)
-                fb_puts(b, ",");
-            if (level < v->s.nd) {
-                fb_value(b, v, k, level + 1);
-            } else {
-                snprintf(num, sizeof num, "%g", v->x.v[*k]);
-                (*k)++;
-                fb_puts(b, num);
-            }
-        }
-        fb_puts(b, "]");
+    const sshape *s = &v->s;
+    if (s->base == PS_STAN_INT || s->base == PS_STAN_REAL) {
+        if (s->base == PS_STAN_INT)
+            snprintf(num, sizeof num, "%d", v->iv[k]);
+        else
+            snprintf(num, sizeof num, "%g", v->x.v[k]);
+        fb_puts(b, num);
         return;
     }
-    if (v->s.base == PS_STAN_INT)
-        snprintf(num, sizeof num, "%d", v->iv[*k]);
-    else
-        snprintf(num, sizeof num, "%g", v->x.v[*k]);
-    (*k)++;
-    fb_puts(b, num);
+    bool matrix = s->base == PS_STAN_MATRIX;
+    fb_puts(b, "[");
+    for (uint32_t i = 0; i < (matrix ? s->r : 1) && b->len + 1 < b->cap; i++) {
+        if (matrix)
+            fb_puts(b, i ? ",[" : "[");
+        uint32_t n = matrix ? s->c : s->r * s->c;
+        for (uint32_t j = 0; j < n; j++) {
+            snprintf(num, sizeof num, "%s%g", j ? "," : "",
+                     v->x.v[k + (matrix ? i + (size_t)j * s->r : j)]);
+            fb_puts(b, num);
+        }
+        if (matrix)
+            fb_puts(b, "]");
+    }
+    fb_puts(b, "]");
+}
+
+/* A value: arrays as nested brackets over their cells. */
+static void fb_value(fbuf *b, const sval *v, size_t *cell, unsigned level)
+{
+    if (level == v->s.nd) {
+        fb_cell(b, v, *cell * (size_t)v->s.r * v->s.c);
+        (*cell)++;
+        return;
+    }
+    fb_puts(b, "[");
+    for (uint32_t i = 0; i < v->s.dim[level] && b->len + 1 < b->cap; i++) {
+        if (i > 0)
+            fb_puts(b, ",");
+        fb_value(b, v, cell, level + 1);
+    }
+    fb_puts(b, "]");
 }
 
 /* The arguments of print/reject are the lx array in e[0]->args (strings are NULL there
