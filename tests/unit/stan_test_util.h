@@ -80,16 +80,19 @@ static inline double stt_uniform(stt_rng *r)
 }
 
 /*
- * Compares the gradient with central finite differences at theta; returns the largest
- * error relative to max(1, |gradient|), or -1 when an evaluation failed. Step h relative
- * to max(1, |theta_i|); the error of the differences is O(h^2) plus rounding O(eps/h).
+ * Compares the gradient at theta with central finite differences of the log density.
+ * Returns the largest ratio |difference - gradient| / tolerance over the coordinates
+ * (below 1 passes), or -1 when an evaluation failed. The tolerance of coordinate i is
+ * rel max(1, |g_i|) plus what rounding of the two log densities allows, 100 eps (|lp+| +
+ * |lp-|) / (2 h): models with log densities of 1e10 lose that many digits in differences.
+ * Step h = 1e-6 max(1, |theta_i|); the truncation error O(h^2) is below both terms.
  */
-static inline double stt_fd_error(const ps_model *m, ps_model_workspace *ws, const double *theta,
-                                  double h, size_t *worst)
+static inline double stt_fd_ratio(const ps_model *m, ps_model_workspace *ws, const double *theta,
+                                  double rel, size_t *worst)
 {
     size_t d = ps_model_dim(m);
     double *g = calloc(d + 1, sizeof(double)), *t = malloc((d + 1) * sizeof(double));
-    double lp = 0.0, err = 0.0;
+    double lp = 0.0, ratio = 0.0;
     if (ps_model_log_density_gradient(m, ws, theta, &lp, g) != PS_OK || !isfinite(lp)) {
         free(g);
         free(t);
@@ -97,29 +100,30 @@ static inline double stt_fd_error(const ps_model *m, ps_model_workspace *ws, con
     }
     memcpy(t, theta, d * sizeof(double));
     for (size_t i = 0; i < d; i++) {
-        double step = h * (fabs(theta[i]) > 1.0 ? fabs(theta[i]) : 1.0);
+        double step = 1e-6 * (fabs(theta[i]) > 1.0 ? fabs(theta[i]) : 1.0);
         double lp1, lp2;
         t[i] = theta[i] + step;
         ps_status s1 = ps_model_log_density(m, ws, t, &lp1);
         t[i] = theta[i] - step;
         ps_status s2 = ps_model_log_density(m, ws, t, &lp2);
         t[i] = theta[i];
-        if (s1 != PS_OK || s2 != PS_OK) {
-            err = -1.0;
+        if (s1 != PS_OK || s2 != PS_OK || !isfinite(lp1) || !isfinite(lp2)) {
+            ratio = -1.0;
             break;
         }
         double fd = (lp1 - lp2) / (2.0 * step);
-        double scale = fabs(g[i]) > 1.0 ? fabs(g[i]) : 1.0;
-        double e = fabs(fd - g[i]) / scale;
-        if (e > err || isnan(e)) {
-            err = isnan(e) ? INFINITY : e;
+        double tol = rel * (fabs(g[i]) > 1.0 ? fabs(g[i]) : 1.0) +
+                     100.0 * 2.220446049250313e-16 * (fabs(lp1) + fabs(lp2)) / (2.0 * step);
+        double r = fabs(fd - g[i]) / tol;
+        if (r > ratio || isnan(r)) {
+            ratio = isnan(r) ? INFINITY : r;
             if (worst)
                 *worst = i;
         }
     }
     free(g);
     free(t);
-    return err;
+    return ratio;
 }
 
 #endif
