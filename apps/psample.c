@@ -19,8 +19,8 @@
 #include "run/run.h"
 
 static const char usage_text[] =
-    "usage: psample [run] CONFIG [--set section.key=value]... [--report FILE]\n"
-    "       psample check CONFIG [--set section.key=value]...\n"
+    "usage: psample [run] CONFIG [--set section.key=value]... [--force] [--report FILE]\n"
+    "       psample check CONFIG [--set section.key=value]... [--force]\n"
     "       psample --help | --version\n"
     "\n"
     "Runs Markov chain Monte Carlo for the model and data named in CONFIG (a TOML file),\n"
@@ -34,6 +34,7 @@ static const char usage_text[] =
     "options:\n"
     "  --set section.key=value   override a key of CONFIG (repeatable), e.g.\n"
     "                            --set sampler.draws=2000 --set sampler.seed=7\n"
+    "  --force                   replace the trace (output.file) if it exists\n"
     "  --report FILE             run: also write a JSON report of the run (timings,\n"
     "                            gradient evaluations, ESS, divergences, memory)\n"
     "  -h, --help                print this help and exit\n"
@@ -51,6 +52,7 @@ typedef struct cli {
     const char **overrides;
     size_t n_overrides;
     const char *report_path;
+    bool force;
 } cli;
 
 /* Parses argv; the same on every rank, so no communication is needed to agree. */
@@ -82,6 +84,10 @@ static ps_status parse_args(int argc, char **argv, cli *c)
             if (i + 1 >= argc)
                 return ps_error(PS_ERR_USAGE, "--set needs an argument: --set section.key=value");
             c->overrides[c->n_overrides++] = argv[++i];
+            continue;
+        }
+        if (strcmp(a, "--force") == 0) {
+            c->force = true;
             continue;
         }
         if (strcmp(a, "--report") == 0) {
@@ -140,7 +146,7 @@ int main(int argc, char **argv)
     if (rank != 0)
         ps_log_set_enabled(false);
 
-    cli c = {CMD_NONE, NULL, NULL, 0, NULL};
+    cli c = {CMD_NONE, NULL, NULL, 0, NULL, false};
     ps_config *cfg = NULL;
     ps_status st = parse_args(argc, argv, &c);
     if (st == PS_OK && c.cmd == CMD_HELP) {
@@ -152,12 +158,11 @@ int main(int argc, char **argv)
     } else if (st == PS_OK) {
         st = ps_config_load_collective(MPI_COMM_WORLD, c.config_path, c.overrides, c.n_overrides,
                                        &cfg);
+        ps_run_options options = {c.report_path, c.force};
         if (st == PS_OK && c.cmd == CMD_CHECK)
-            st = ps_run_check(MPI_COMM_WORLD, cfg);
-        else if (st == PS_OK) {
-            ps_run_options options = {c.report_path};
+            st = ps_run_check(MPI_COMM_WORLD, cfg, &options);
+        else if (st == PS_OK)
             st = ps_run_sample(MPI_COMM_WORLD, cfg, &options);
-        }
     }
     if (st != PS_OK)
         print_error(rank, st);

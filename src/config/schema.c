@@ -112,6 +112,15 @@ static const ps_config_key schema[] = {
     {"convergence", "max_draws", PS_CFG_INT, OFF(convergence.max_draws), "10000", 1, 1e9,
      false, false, NULL, "With stop_early: stop after this many sampling iterations per chain at the latest."},
 
+    {"output", "file", PS_CFG_PATH, OFF(output.file), "\"trace.h5\"", 0, 0, false, false, NULL,
+     "The trace: parallel HDF5 in ArviZ InferenceData layout (arviz.from_netcdf reads it). An "
+     "existing file is an error unless --force is given."},
+    {"output", "save_warmup", PS_CFG_BOOL, OFF(output.save_warmup), "false", 0, 0, false, false,
+     NULL, "Also write the warmup draws (groups warmup_posterior, warmup_sample_stats)."},
+    {"output", "flush_seconds", PS_CFG_FLOAT, OFF(output.flush_seconds), "60.0", 0, BIG, true,
+     false, NULL,
+     "Flush the trace to disk at the first sync point after this many seconds; after a "
+     "crash the file holds every draw up to the last flush."},
     {"parallel", "ranks_per_chain", PS_CFG_INT, OFF(parallel.ranks_per_chain), "1", 1, 1, false,
      false, NULL, "MPI ranks that evaluate one chain together (only 1 in this version)."},
     {"parallel", "threads", PS_CFG_INT, OFF(parallel.threads), "1", 1, 1024, false, false, NULL,
@@ -123,8 +132,8 @@ enum { N_KEYS = sizeof schema / sizeof schema[0] };
 
 _Static_assert(N_KEYS <= 128, "ps_config.given_ holds 128 bits");
 
-static const char *const sections[] = {"model",       "data",     "sampler", "adaptation",
-                                       "convergence", "parallel", NULL};
+static const char *const sections[] = {"model",       "data",   "sampler",  "adaptation",
+                                       "convergence", "output", "parallel", NULL};
 
 const ps_config_key *ps_config_schema(size_t *n)
 {
@@ -744,6 +753,16 @@ ps_status ps_config_parse_in(const char *path, const char *text, size_t text_len
         PS_TRY(set_default(cfg, &schema[i]));
     PS_TRY(ps_toml_parse(path, text, text_len, &root));
     PS_TRY(walk_file(cfg, root, site, cwd));
+    /* A path key left at its default names a file next to the configuration. */
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (schema[i].kind != PS_CFG_PATH || is_given(cfg, i) || schema[i].default_text == NULL)
+            continue;
+        char **slot = field(cfg, &schema[i]);
+        char *resolved = NULL;
+        PS_TRY(absolute_path(path, cwd, *slot, &resolved));
+        ps_free(*slot);
+        *slot = resolved;
+    }
     for (size_t i = 0; i < n_overrides; i++)
         PS_TRY(apply_override(cfg, overrides[i], site, cwd));
     PS_TRY(check_combination(cfg));
@@ -832,6 +851,29 @@ ps_status ps_config_check_files(const ps_config *cfg)
         const char *p = *(char *const *)cfield(cfg, k);
         if (p == NULL)
             continue;
+        if (strcmp(k->section, "output") == 0) {
+            /* An output file is created by the run: its folder must exist and be writable. */
+            char *folder = ps_strdup(p);
+            if (folder == NULL)
+                return ps_error(PS_ERR_MEM, "out of memory checking paths");
+            char *slash = strrchr(folder, '/');
+            if (slash == folder)
+                slash[1] = '\0';
+            else if (slash)
+                *slash = '\0';
+            int ok = access(slash ? folder : ".", W_OK | X_OK);
+            int err = errno;
+            ps_status st = PS_OK;
+            if (ok != 0)
+                st = ps_config_error_at_key(cfg, PS_ERR_CONFIG, k->section, k->key,
+                                            "'%s.%s' names %s, but the folder %s %s", k->section,
+                                            k->key, p, slash ? folder : ".",
+                                            err == ENOENT ? "does not exist" : "is not writable");
+            ps_free(folder);
+            if (st != PS_OK)
+                return st;
+            continue;
+        }
         if (access(p, R_OK) != 0)
             return ps_config_error_at_key(cfg, PS_ERR_CONFIG, k->section, k->key,
                                           "'%s.%s' names %s, which %s", k->section, k->key, p,

@@ -1,6 +1,7 @@
 /* psample check: validation without sampling. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model/model.h"
 #include "par/par.h"
@@ -28,13 +29,25 @@ ps_status ps_run_load_model(const ps_config *cfg, ps_model **out)
     return ps_config_error_at_key(cfg, st, section, key, "%s", message);
 }
 
-ps_status ps_run_check(MPI_Comm comm, const ps_config *cfg)
+ps_status ps_run_check_output(const ps_config *cfg, bool force)
+{
+    if (!force && access(cfg->output.file, F_OK) == 0)
+        return ps_config_error_at_key(cfg, PS_ERR_CONFIG, "output", "file",
+                                      "the trace %s already exists; psample does not overwrite "
+                                      "a trace: pass --force to replace it, or set another "
+                                      "output.file",
+                                      cfg->output.file);
+    return PS_OK;
+}
+
+ps_status ps_run_check(MPI_Comm comm, const ps_config *cfg, const ps_run_options *options)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     /* Files must be visible on every node, not only where rank 0 runs. */
     PS_CHECK(ps_comm_agree(comm, ps_config_check_files(cfg)));
+    PS_CHECK(ps_comm_agree(comm, ps_run_check_output(cfg, options->force)));
     /* The model must load and construct with the data on every rank. */
     ps_model *model = NULL;
     ps_status st = ps_comm_agree(comm, ps_run_load_model(cfg, &model));

@@ -15,18 +15,25 @@
  */
 ps_status ps_run_load_model(const ps_config *cfg, ps_model **out);
 
+/* Options of `psample run` and `psample check` that are not part of the configuration. */
+typedef struct ps_run_options {
+    const char *report_path; /* write a JSON run report here (rank 0), or NULL */
+    bool force;              /* replace an existing trace file */
+} ps_run_options;
+
+/*
+ * Checks that the trace file does not exist yet, unless force (PS_ERR_CONFIG located at
+ * output.file otherwise). Local.
+ */
+ps_status ps_run_check_output(const ps_config *cfg, bool force);
+
 /*
  * Validates everything that can be validated without sampling: the files the
  * configuration names exist and are readable on every rank, the model loads and
  * constructs with the data, the layout of chains over ranks is possible. Then rank 0
  * prints the effective configuration as TOML on standard output. Collective on comm.
  */
-ps_status ps_run_check(MPI_Comm comm, const ps_config *cfg);
-
-/* Options of `psample run` that are not part of the configuration. */
-typedef struct ps_run_options {
-    const char *report_path; /* write a JSON run report here (rank 0), or NULL */
-} ps_run_options;
+ps_status ps_run_check(MPI_Comm comm, const ps_config *cfg, const ps_run_options *options);
 
 /* Runs the sampler as configured. Collective on comm. */
 ps_status ps_run_sample(MPI_Comm comm, const ps_config *cfg, const ps_run_options *options);

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "io/trace.h"
 #include "mcmc/mcmc.h"
 #include "par/par.h"
 #include "run/run.h"
@@ -50,6 +51,13 @@ typedef struct ps_run {
     size_t *recorded_scratch;
     double *block; /* [local chain][draw][quantity], block_capacity draws per chain */
     size_t block_capacity;
+    /* The trace, and its block buffers: values in the trace's format, and the sample
+     * statistics of the recorded draws ([local chain][draw], block_capacity per chain). */
+    ps_trace *trace;
+    double *trace_values;
+    double *stat_f64[PS_NUTS_N_STATS]; /* the double statistics (others NULL) */
+    int64_t *stat_depth, *stat_steps;
+    int8_t *stat_div;
     ps_monitor *monitor;      /* sampling draws */
     ps_monitor *warm_monitor; /* warmup draws of the current window (adaptive warmup) */
     int64_t warmup_used;

@@ -67,6 +67,20 @@ static void record_sampling_stats(ps_run_slot *slot, const ps_iter_stats *s)
     slot->stats_digest = ps_run_fnv1a(slot->stats_digest, row, sizeof row);
 }
 
+/* Keeps the sample statistics of recorded draw `rec` of local chain c. */
+static void record_stats(ps_run *run, size_t c, size_t rec, const ps_iter_stats *s)
+{
+    size_t i = c * run->block_capacity + rec;
+    run->stat_f64[PS_NUTS_STAT_LP][i] = s->lp;
+    run->stat_f64[PS_NUTS_STAT_ACCEPTANCE_RATE][i] = s->acceptance_rate;
+    run->stat_f64[PS_NUTS_STAT_STEP_SIZE][i] = s->step_size;
+    run->stat_f64[PS_NUTS_STAT_ENERGY][i] = s->energy;
+    run->stat_f64[PS_NUTS_STAT_ENERGY_ERROR][i] = s->energy_error;
+    run->stat_depth[i] = s->tree_depth;
+    run->stat_steps[i] = s->n_steps;
+    run->stat_div[i] = s->diverging ? 1 : 0;
+}
+
 /* Writes lp__ and the constrained output of the chain's current point into row. */
 static ps_status record_draw(ps_run *run, ps_run_slot *slot, double *row)
 {
@@ -91,6 +105,17 @@ static ps_status reserve_block(ps_run *run, size_t draws)
     if (!ps_size_mul(run->n_local, draws, &n) || !ps_size_mul(n, run->n_quantities, &n))
         return ps_error(PS_ERR_MEM, "draw buffer too large");
     PS_CHECK(ps_realloc_array(&run->block, n, sizeof(double), "the draw buffer"));
+    size_t per = run->n_local * draws, out = run->n_quantities - 1;
+    size_t nv;
+    if (!ps_size_mul(per, out ? out : 1, &nv))
+        return ps_error(PS_ERR_MEM, "draw buffer too large");
+    PS_CHECK(ps_realloc_array(&run->trace_values, nv, sizeof(double), "the trace buffer"));
+    for (int s = 0; s < PS_NUTS_N_STATS; s++)
+        if (ps_trace_nuts_stats()[s].type == PS_TRACE_F64)
+            PS_CHECK(ps_realloc_array(&run->stat_f64[s], per, sizeof(double), "statistics"));
+    PS_CHECK(ps_realloc_array(&run->stat_depth, per, sizeof(int64_t), "statistics"));
+    PS_CHECK(ps_realloc_array(&run->stat_steps, per, sizeof(int64_t), "statistics"));
+    PS_CHECK(ps_realloc_array(&run->stat_div, per, sizeof(int8_t), "statistics"));
     run->block_capacity = draws;
     return PS_OK;
 }
@@ -155,6 +180,7 @@ static void run_chains(ps_run *run, phase ph, int64_t iterations, bool record,
                         slot_fail(slot, st);
                         break;
                     }
+                    record_stats(run, c, rec, &stats);
                     rec++;
                 }
                 ps_run_progress_tick(run, c, 1, false);
@@ -170,6 +196,7 @@ static void run_chains(ps_run *run, phase ph, int64_t iterations, bool record,
                         slot_fail(slot, st);
                         break;
                     }
+                    record_stats(run, c, rec, &stats);
                     rec++;
                 }
                 ps_run_progress_tick(run, c, 1, true);
@@ -270,6 +297,114 @@ static ps_status setup_chains(ps_run *run)
 }
 
 /* ---------------------------------------------------------------------------------------
+ * The trace
+ * ------------------------------------------------------------------------------------- */
+
+/* Packs an array of per-chain rows from a stride of `capacity` to a stride of n (in place:
+ * row c moves down to c * n <= c * capacity). */
+static void pack_rows(void *base, size_t elem, size_t n_rows, size_t capacity, size_t n)
+{
+    char *p = base;
+    for (size_t c = 1; c < n_rows; c++)
+        memmove(p + c * n * elem, p + c * capacity * elem, n * elem);
+}
+
+/* Appends the n draws recorded in the block to a part of the trace, then flushes when the
+ * flush timer says so. Collective. */
+static ps_status trace_append(ps_run *run, ps_trace_part part, size_t n)
+{
+    size_t nq = run->n_quantities, cap = run->block_capacity;
+    for (size_t c = 0; c < run->n_local; c++)
+        for (size_t d = 0; d < n; d++)
+            ps_trace_block_put(run->trace, run->trace_values, n, c, d,
+                               run->block + (c * cap + d) * nq + 1);
+    const void *stats[PS_NUTS_N_STATS];
+    for (int s = 0; s < PS_NUTS_N_STATS; s++) {
+        if (run->stat_f64[s] != NULL) {
+            pack_rows(run->stat_f64[s], sizeof(double), run->n_local, cap, n);
+            stats[s] = run->stat_f64[s];
+        }
+    }
+    pack_rows(run->stat_depth, sizeof(int64_t), run->n_local, cap, n);
+    pack_rows(run->stat_steps, sizeof(int64_t), run->n_local, cap, n);
+    pack_rows(run->stat_div, sizeof(int8_t), run->n_local, cap, n);
+    stats[PS_NUTS_STAT_TREE_DEPTH] = run->stat_depth;
+    stats[PS_NUTS_STAT_N_STEPS] = run->stat_steps;
+    stats[PS_NUTS_STAT_DIVERGING] = run->stat_div;
+    PS_CHECK(ps_trace_append(run->trace, part, n, run->trace_values, stats));
+    return ps_trace_flush_if_due(run->trace, run->cfg->output.flush_seconds, NULL);
+}
+
+/* "chains 0-2 on rank 0; 3-4 on rank 1" */
+static void layout_text(const ps_layout *l, ps_strbuf *sb)
+{
+    ps_strbuf_printf(sb, "%lld chains on %d ranks:", (long long)l->n_chains, l->size);
+    for (int r = 0; r < l->size; r++)
+        ps_strbuf_printf(sb, "%s rank %d: chains %lld-%lld", r ? ";" : "", r,
+                         (long long)l->first[r], (long long)(l->first[r] + l->count[r] - 1));
+}
+
+/* Creates the trace file: the model's output variables, the NUTS statistics, the run
+ * metadata. Collective. */
+static ps_status trace_open(ps_run *run, bool force)
+{
+    const ps_config *cfg = run->cfg;
+    size_t n_vars = ps_model_n_vars(run->model);
+    ps_trace_array *vars = NULL;
+    ps_strbuf layout;
+    ps_strbuf_init(&layout);
+    layout_text(run->layout, &layout);
+    ps_status st =
+        layout.failed ? ps_error(PS_ERR_MEM, "out of memory describing the layout") : PS_OK;
+    if (st == PS_OK)
+        st = ps_alloc_array(&vars, n_vars, sizeof *vars, "trace variables");
+    if (st == PS_OK)
+        st = ps_run_check_output(cfg, force);
+    st = ps_comm_agree(run->comm, st);
+    if (st == PS_OK) {
+        for (size_t i = 0; i < n_vars; i++) {
+            const ps_var_info *v = ps_model_var(run->model, i);
+            vars[i].name = v->name;
+            vars[i].type = PS_TRACE_F64;
+            vars[i].ndim = v->ndim;
+            for (int d = 0; d < v->ndim; d++)
+                vars[i].dims[d] = v->dims[d];
+        }
+        int64_t draws =
+            cfg->convergence.stop_early ? cfg->convergence.max_draws : cfg->sampler.draws;
+        ps_trace_desc desc = {0};
+        desc.vars = vars;
+        desc.n_vars = n_vars;
+        desc.stats = ps_trace_nuts_stats();
+        desc.n_stats = PS_NUTS_N_STATS;
+        desc.save_warmup = cfg->output.save_warmup;
+        desc.n_chains = (size_t)run->layout->n_chains;
+        desc.first_chain = (size_t)run->layout->first[run->layout->rank];
+        desc.n_local_chains = run->n_local;
+        desc.config_text = cfg->text;
+        desc.model_source = ps_model_source(run->model);
+        desc.layout_text = ps_strbuf_str(&layout);
+        desc.seed = (uint64_t)cfg->sampler.seed;
+        desc.draws_hint = (size_t)((draws + cfg->sampler.thin - 1) / cfg->sampler.thin);
+        desc.warmup_draws_hint = (size_t)cfg->sampler.warmup;
+        desc.force = force;
+        st = ps_trace_create(run->comm, cfg->output.file, &desc, &run->trace);
+    }
+    ps_free(vars);
+    ps_strbuf_fini(&layout);
+    return st;
+}
+
+/* Records why the run ended and closes the file. Collective. */
+static ps_status trace_finish(ps_run *run)
+{
+    static const char *const reasons[] = {"draws", "converged", "max_draws"};
+    ps_trace_end end = {run->warmup_used, reasons[run->stop_reason]};
+    PS_CHECK(ps_trace_set_metadata(run->trace, &end));
+    return ps_trace_close(&run->trace);
+}
+
+/* ---------------------------------------------------------------------------------------
  * Warmup
  * ------------------------------------------------------------------------------------- */
 
@@ -325,6 +460,7 @@ static ps_status run_warmup(ps_run *run)
 {
     const ps_config *cfg = run->cfg;
     bool adaptive = cfg->adaptation.adaptive_warmup && cfg->adaptation.engaged;
+    bool record = adaptive || cfg->output.save_warmup;
     int64_t done = 0;
     run->warmup_used = 0;
     if (cfg->sampler.warmup == 0)
@@ -332,13 +468,15 @@ static ps_status run_warmup(ps_run *run)
     ps_run_progress_phase(run, "warmup", cfg->sampler.warmup);
     while (ps_chain_in_warmup(run->slots[0].chain)) {
         int64_t remaining = ps_chain_warmup_length(run->slots[0].chain) - done;
-        PS_CHECK(ps_comm_agree(run->comm, reserve_block(run, adaptive ? (size_t)remaining : 1)));
+        PS_CHECK(ps_comm_agree(run->comm, reserve_block(run, record ? (size_t)remaining : 1)));
         int64_t ran = 0;
         size_t recorded = 0;
-        run_chains(run, PHASE_WARMUP, remaining, adaptive, 0, &ran, &recorded);
+        run_chains(run, PHASE_WARMUP, remaining, record, 0, &ran, &recorded);
         double t_sync = ps_time_now();
         PS_CHECK(ps_comm_agree(run->comm, local_status(run)));
         done += ran;
+        if (cfg->output.save_warmup)
+            PS_CHECK(trace_append(run, PS_TRACE_WARMUP, recorded));
         bool window_end = run->pooled && ps_chain_window_pending(run->slots[0].chain);
         if (!run->pooled) {
             /* Without pooling each chain finished its window itself; a window ended when
@@ -426,6 +564,7 @@ static ps_status run_sampling(ps_run *run)
         PS_CHECK(ps_comm_agree(run->comm, local_status(run)));
         done += ran;
         PS_CHECK(ps_monitor_append(run->monitor, recorded, run->block, run->block_capacity));
+        PS_CHECK(trace_append(run, PS_TRACE_SAMPLING, recorded));
         PS_CHECK(ps_monitor_check(run->monitor, &run->last_check));
         run->have_check = true;
         run->sampling_done = done;
@@ -462,6 +601,13 @@ static void run_fini(ps_run *run)
     ps_free(run->ran_scratch);
     ps_free(run->recorded_scratch);
     ps_free(run->block);
+    ps_free(run->trace_values);
+    for (int s = 0; s < PS_NUTS_N_STATS; s++)
+        ps_free(run->stat_f64[s]);
+    ps_free(run->stat_depth);
+    ps_free(run->stat_steps);
+    ps_free(run->stat_div);
+    ps_trace_destroy(&run->trace);
     ps_monitor_destroy(&run->monitor);
     ps_monitor_destroy(&run->warm_monitor);
     ps_layout_destroy(&run->layout);
@@ -492,6 +638,8 @@ ps_status ps_run_sample(MPI_Comm comm, const ps_config *cfg, const ps_run_option
     }
     if (st == PS_OK)
         st = ps_monitor_create(comm, run.layout, run.n_quantities, &run.monitor);
+    if (st == PS_OK)
+        st = trace_open(&run, options && options->force);
     if (st == PS_OK && cfg->adaptation.adaptive_warmup)
         st = ps_monitor_create(comm, run.layout, run.n_quantities, &run.warm_monitor);
     if (st == PS_OK)
@@ -505,6 +653,8 @@ ps_status ps_run_sample(MPI_Comm comm, const ps_config *cfg, const ps_run_option
     ps_run_progress_done(&run);
     if (st == PS_OK)
         st = ps_run_report_warnings(&run);
+    if (st == PS_OK)
+        st = trace_finish(&run);
     if (st == PS_OK)
         st = ps_run_summary(&run);
     run_fini(&run);
