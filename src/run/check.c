@@ -1,12 +1,13 @@
 /* psample check: validation without sampling. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model/model.h"
 #include "par/par.h"
 #include "run/run.h"
 
-ps_status ps_run_load_model(const ps_config *cfg, ps_model **out)
+ps_status ps_run_load_model(const ps_config *cfg, unsigned int seed, ps_model **out)
 {
     *out = NULL;
     const char *model_key = cfg->model.file ? "file" : "library";
@@ -16,7 +17,6 @@ ps_status ps_run_load_model(const ps_config *cfg, ps_model **out)
                                       "cannot load model '%s': injected fault model_load (as if "
                                       "the file were missing on this node)",
                                       model_path);
-    unsigned int seed = (unsigned int)(cfg->sampler.seed & 0xffffffffu);
     if (cfg->model.file != NULL) {
         /* Errors in the program or the data are located in those files already; only a
          * file that cannot be read points back at the configuration. */
@@ -42,16 +42,29 @@ ps_status ps_run_load_model(const ps_config *cfg, ps_model **out)
     return ps_config_error_at_key(cfg, st, section, key, "%s", message);
 }
 
-ps_status ps_run_check(MPI_Comm comm, const ps_config *cfg)
+ps_status ps_run_check_output(const ps_config *cfg, bool force)
+{
+    if (!force && access(cfg->output.file, F_OK) == 0)
+        return ps_config_error_at_key(cfg, PS_ERR_CONFIG, "output", "file",
+                                      "the trace %s already exists; psample does not overwrite "
+                                      "a trace: pass --force to replace it, or set another "
+                                      "output.file",
+                                      cfg->output.file);
+    return PS_OK;
+}
+
+ps_status ps_run_check(MPI_Comm comm, const ps_config *cfg, const ps_run_options *options)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     /* Files must be visible on every node, not only where rank 0 runs. */
     PS_CHECK(ps_comm_agree(comm, ps_config_check_files(cfg)));
+    PS_CHECK(ps_comm_agree(comm, ps_run_check_output(cfg, options->force)));
     /* The model must load and construct with the data on every rank. */
     ps_model *model = NULL;
-    ps_status st = ps_comm_agree(comm, ps_run_load_model(cfg, &model));
+    ps_status st = ps_comm_agree(
+        comm, ps_run_load_model(cfg, (unsigned int)(cfg->sampler.seed & 0xffffffffu), &model));
     ps_model_destroy(&model);
     PS_CHECK(st);
     if (rank == 0) {

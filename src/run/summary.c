@@ -12,16 +12,6 @@
 
 #include "run/run_impl.h"
 
-uint64_t ps_run_fnv1a(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= UINT64_C(0x100000001b3);
-    }
-    return h;
-}
-
 /* ---------------------------------------------------------------------------------------
  * Chains' warnings: gathered on rank 0, each distinct text printed once.
  * ------------------------------------------------------------------------------------- */
@@ -407,7 +397,7 @@ ps_status ps_run_summary(ps_run *run)
 
     double wall = run->t_end - run->t_start;
     double div = 0, div_warm = 0, depth = 0, steps = 0, grads = 0;
-    uint64_t digest = ps_run_fnv1a(PS_RUN_FNV_OFFSET, &draws_digest, sizeof draws_digest);
+    uint64_t digest = ps_fnv1a(PS_FNV_OFFSET, &draws_digest, sizeof draws_digest);
     for (size_t c = 0; c < n_chains; c++) {
         div += all[STAT_DIV * n_chains + c];
         div_warm += all[STAT_DIV_WARMUP * n_chains + c];
@@ -416,7 +406,7 @@ ps_status ps_run_summary(ps_run *run)
         grads += all[STAT_GRADS * n_chains + c];
         uint64_t d = (uint64_t)all[STAT_DIGEST_LO * n_chains + c] |
                      ((uint64_t)all[STAT_DIGEST_HI * n_chains + c] << 32);
-        digest = ps_run_fnv1a(digest, &d, sizeof d);
+        digest = ps_fnv1a(digest, &d, sizeof d);
     }
     size_t kept = ps_monitor_n_draws(run->monitor);
     double total_draws = (double)kept * (double)n_chains;
