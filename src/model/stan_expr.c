@@ -41,27 +41,6 @@ ps_status sm_eval_index(const lx *e, frame *f, sval *out)
     return sm_index_read(f, e, out);
 }
 
-/* x[i] of a slot variable holding a real vector or 1-D array (the loop pattern). */
-ps_status sm_eval_index_scalar_var(const lx *e, frame *f, sval *out)
-{
-    const vstate *vs = &f->vars[e->args[0]->slot];
-    int i;
-    PS_CHECK(sm_ieval(e->idx[0].lo, f, &i));
-    uint32_t len = vs->val.s.nd ? vs->val.s.dim[0] : vs->val.s.r * vs->val.s.c;
-    if (i < 1 || (uint32_t)i > len)
-        return sm_error_at(f, PS_ERR_MODEL, e->idx[0].lo->offset,
-                           "index %d out of range for '%s': expecting an index in 1..%u", i,
-                           e->args[0]->name, len);
-    size_t p = (size_t)(i - 1);
-    if (vs->scal_ok && !vs->whole) {
-        *out = sval_real(vs->scal[p]);
-        return PS_OK;
-    }
-    ps_adv x = vs->val.x;
-    *out = sval_real((ps_adv){x.v + p, x.a ? x.a + p : NULL, 1, 1, x.var});
-    return PS_OK;
-}
-
 ps_status sm_ieval_index(const lx *e, frame *f, int *out)
 {
     sval v;
@@ -409,4 +388,94 @@ ps_status sm_eval_fma(const lx *e, frame *f, sval *out)
     PS_CHECK(ps_ad_fma(f->tape, x[0], x[1], x[2], &r));
     set_result(out, r, like ? like : &v[0]);
     return PS_OK;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Real scalars (the statements of scalar loops): evaluated to a bare ps_adv, without the
+ * shape bookkeeping of sval. Every real scalar node has a seval; its eval wraps it.
+ * ------------------------------------------------------------------------------------- */
+
+ps_status sm_eval_from_seval(const lx *e, frame *f, sval *out)
+{
+    ps_adv x;
+    PS_CHECK(e->seval(e, f, &x));
+    *out = sval_real(x);
+    return PS_OK;
+}
+
+ps_status sm_seval_from_eval(const lx *e, frame *f, ps_adv *out)
+{
+    sval v;
+    PS_CHECK(e->eval(e, f, &v));
+    *out = v.x;
+    return PS_OK;
+}
+
+ps_status sm_seval_const(const lx *e, frame *f, ps_adv *out)
+{
+    (void)f;
+    *out = e->cval.x;
+    return PS_OK;
+}
+
+ps_status sm_seval_var(const lx *e, frame *f, ps_adv *out)
+{
+    *out = f->vars[e->slot].val.x;
+    return PS_OK;
+}
+
+ps_status sm_seval_unary(const lx *e, frame *f, ps_adv *out)
+{
+    ps_adv a;
+    PS_CHECK(sm_seval(e->args[0], f, &a));
+    return ps_ad_unary(f->tape, (ps_ad_unop)e->op, a, out);
+}
+
+ps_status sm_seval_binary(const lx *e, frame *f, ps_adv *out)
+{
+    ps_adv a, b;
+    PS_CHECK(sm_seval(e->args[0], f, &a));
+    PS_CHECK(sm_seval(e->args[1], f, &b));
+    return ps_ad_binary(f->tape, (ps_ad_binop)e->op, a, b, out);
+}
+
+ps_status sm_seval_fma(const lx *e, frame *f, ps_adv *out)
+{
+    ps_adv x[3];
+    PS_CHECK(sm_seval(e->args[0], f, &x[0]));
+    PS_CHECK(sm_seval(e->args[1], f, &x[1]));
+    PS_CHECK(sm_seval(e->args[2], f, &x[2]));
+    double bv = x[1].v[0], cv = x[2].v[0];
+    double d[3] = {1.0, cv, bv};
+    return ps_ad_scalar_result(f->tape, x[0].v[0] + bv * cv, x[0].var || x[1].var || x[2].var, x, d,
+                               3, out);
+}
+
+ps_status sm_seval_promote(const lx *e, frame *f, ps_adv *out)
+{
+    int i;
+    PS_CHECK(sm_ieval(e->args[0], f, &i));
+    return ps_ad_const(f->tape, (double)i, out);
+}
+
+/* Kept for nodes lowered before their children had sevals. */
+ps_status sm_eval_var_scalar(const lx *e, frame *f, sval *out)
+{
+    *out = sval_real(f->vars[e->slot].val.x);
+    return PS_OK;
+}
+
+ps_status sm_eval_unary_s(const lx *e, frame *f, sval *out)
+{
+    return sm_eval_from_seval(e, f, out);
+}
+
+ps_status sm_eval_binary_s(const lx *e, frame *f, sval *out)
+{
+    return sm_eval_from_seval(e, f, out);
+}
+
+ps_status sm_eval_fma_s(const lx *e, frame *f, sval *out)
+{
+    return sm_eval_from_seval(e, f, out);
 }

@@ -494,7 +494,7 @@ static ps_status int_arg(frame *f, const lx *e, const sval *a, const char *what,
     if (*v < min)
         return sm_error_at(f, PS_ERR_MODEL, e->offset, "%s: %s is %d, but must be at least %d",
                            e->name, what, *v, min);
-    return PS_OK;
+    return sm_check_elements(f, (size_t)*v, e->offset);
 }
 
 static ps_status impl_rep(frame *f, const lx *e, const sval *args, sval *out)
@@ -519,6 +519,7 @@ static ps_status impl_rep(frame *f, const lx *e, const sval *args, sval *out)
     if (e->n_args == 3) {
         PS_CHECK(int_arg(f, e, &args[1], "the number of rows", 0, &m));
         PS_CHECK(int_arg(f, e, &args[2], "the number of columns", 0, &n));
+        PS_CHECK(sm_check_elements(f, (size_t)m * (size_t)n, e->offset));
         PS_CHECK(ps_ad_rep(f->tape, R(0), (size_t)m, (size_t)n, &r));
         out_plain(out, r, PS_STAN_MATRIX);
         return PS_OK;
@@ -526,6 +527,7 @@ static ps_status impl_rep(frame *f, const lx *e, const sval *args, sval *out)
     PS_CHECK(int_arg(f, e, &args[1], "the number of copies", 0, &n));
     const sval *v = &args[0];
     size_t len = ps_adv_size(v->x), copies = (size_t)n;
+    PS_CHECK(sm_check_elements(f, len * copies, e->offset));
     sshape s;
     memset(&s, 0, sizeof s);
     s.base = PS_STAN_MATRIX;
@@ -559,6 +561,7 @@ static ps_status impl_rep_array(frame *f, const lx *e, const sval *args, sval *o
     }
     s.nd = (uint8_t)(s.nd + k);
     size_t per = sshape_count(&v->s), total = per * copies;
+    PS_CHECK(sm_check_elements(f, total, e->offset));
     if (total > 0xffffffffu)
         return sm_error_at(f, PS_ERR_MODEL, e->offset, "rep_array: the result is too large");
     double *p = NULL;

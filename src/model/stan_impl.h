@@ -112,8 +112,9 @@ typedef struct frame {
     vstate *vars; /* one per slot */
     size_t n_vars;
     bool jacobian;
-    int flow;     /* FLOW_* after a break/continue, until the loop takes it */
-    bool located; /* the current failure already carries its source location */
+    int flow;        /* FLOW_* after a break/continue, until the loop takes it */
+    bool located;    /* the current failure already carries its source location */
+    uint64_t budget; /* loop iterations left in this evaluation (with a loop budget) */
     char message[SM_MESSAGE_CAP];
 } frame;
 
@@ -124,6 +125,7 @@ typedef struct frame {
 typedef struct lx lx;
 typedef ps_status (*lx_eval_fn)(const lx *e, frame *f, sval *out);
 typedef ps_status (*lx_ieval_fn)(const lx *e, frame *f, int *out);
+typedef ps_status (*lx_seval_fn)(const lx *e, frame *f, ps_adv *out);
 /* A builtin's implementation, given its evaluated arguments. */
 typedef ps_status (*lx_impl_fn)(frame *f, const lx *e, const sval *args, sval *out);
 
@@ -135,6 +137,7 @@ typedef struct lidx {
 struct lx {
     lx_eval_fn eval;   /* every expression */
     lx_ieval_fn ieval; /* int scalars only */
+    lx_seval_fn seval; /* real scalars only: the value without its shape */
     ps_stan_type type;
     ps_stan_level level;
     size_t offset; /* source offset (messages) */
@@ -163,6 +166,10 @@ static inline ps_status sm_eval(const lx *e, frame *f, sval *out)
 static inline ps_status sm_ieval(const lx *e, frame *f, int *out)
 {
     return e->ieval(e, f, out);
+}
+static inline ps_status sm_seval(const lx *e, frame *f, ps_adv *out)
+{
+    return e->seval(e, f, out);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -234,8 +241,27 @@ struct stan_model {
     size_t dim;     /* unconstrained dimension */
     size_t n_out;   /* output values */
     bool has_gq;
-    const char *path; /* the program's path (messages) */
+    const char *path;     /* the program's path (messages) */
+    uint64_t loop_budget; /* loop iterations allowed per evaluation (0: unlimited) */
+    size_t max_elements;  /* largest container (0: unlimited) */
 };
+
+/* Construction options (ps_model_stan_create uses the defaults: all zero but the paths). */
+typedef struct sm_options {
+    const char *stan_path; /* the program's file, or its name in messages when text is set */
+    const char *text;      /* the program text (NULL: read stan_path) */
+    size_t text_len;
+    const char *data_path; /* NULL or "" for none */
+    unsigned int seed;
+    uint64_t loop_budget; /* bounds for untrusted programs (fuzzing): loop iterations per */
+    size_t max_elements;  /* evaluation, elements of one container; 0 is unlimited */
+    bool quiet;           /* no warnings */
+} sm_options;
+
+/* Compiles a program (stan_model.c). Errors as ps_model_stan_create. */
+ps_status sm_model_create(const sm_options *opt, ps_model **out);
+/* Fails with a located error when a container of n elements is over the model's limit. */
+ps_status sm_check_elements(frame *f, size_t n, size_t offset);
 
 /* ---------------------------------------------------------------------------------------
  * Functions across the files
@@ -254,6 +280,10 @@ ps_status sm_var_bind_cells(frame *f, int slot, const sshape *shape, const ps_ad
 /* Evaluates an indexing expression base[idx...] where base is a slot variable or a value. */
 ps_status sm_index_read(frame *f, const lx *e, sval *out);
 ps_status sm_index_assign(frame *f, const ls *s, const sval *value);
+/* Fast paths with one int index per axis (scalar results and element assignments). */
+ps_status sm_eval_index_singles(const lx *e, frame *f, sval *out);
+ps_status sm_ieval_index_singles(const lx *e, frame *f, int *out);
+ps_status sm_assign_singles(frame *f, const ls *s, const sval *value);
 /* Converts an int value to a real one (arena constant). */
 ps_status sm_promote(frame *f, const sval *in, ps_stan_type to, sval *out);
 /* A real constant block of the given shape filled with x (arena). */
@@ -275,7 +305,6 @@ ps_status sm_eval_var(const lx *e, frame *f, sval *out);
 ps_status sm_ieval_var(const lx *e, frame *f, int *out);
 ps_status sm_eval_index(const lx *e, frame *f, sval *out);
 ps_status sm_ieval_index(const lx *e, frame *f, int *out);
-ps_status sm_eval_index_scalar_var(const lx *e, frame *f, sval *out);
 ps_status sm_eval_cond(const lx *e, frame *f, sval *out);
 ps_status sm_ieval_cond(const lx *e, frame *f, int *out);
 ps_status sm_eval_list(const lx *e, frame *f, sval *out);
@@ -286,6 +315,21 @@ ps_status sm_ieval_call(const lx *e, frame *f, int *out);
 ps_status sm_eval_unary(const lx *e, frame *f, sval *out);
 ps_status sm_eval_binary(const lx *e, frame *f, sval *out);
 ps_status sm_eval_fma(const lx *e, frame *f, sval *out);
+/* The same for real scalars only (types known at lowering). */
+ps_status sm_eval_var_scalar(const lx *e, frame *f, sval *out);
+ps_status sm_eval_unary_s(const lx *e, frame *f, sval *out);
+ps_status sm_eval_binary_s(const lx *e, frame *f, sval *out);
+ps_status sm_eval_fma_s(const lx *e, frame *f, sval *out);
+/* Scalar evaluators (seval) of the node kinds, and eval through seval. */
+ps_status sm_eval_from_seval(const lx *e, frame *f, sval *out);
+ps_status sm_seval_from_eval(const lx *e, frame *f, ps_adv *out);
+ps_status sm_seval_const(const lx *e, frame *f, ps_adv *out);
+ps_status sm_seval_var(const lx *e, frame *f, ps_adv *out);
+ps_status sm_seval_index_singles(const lx *e, frame *f, ps_adv *out);
+ps_status sm_seval_unary(const lx *e, frame *f, ps_adv *out);
+ps_status sm_seval_binary(const lx *e, frame *f, ps_adv *out);
+ps_status sm_seval_fma(const lx *e, frame *f, ps_adv *out);
+ps_status sm_seval_promote(const lx *e, frame *f, ps_adv *out);
 ps_status sm_ieval_arith(const lx *e, frame *f, int *out);
 ps_status sm_ieval_logic(const lx *e, frame *f, int *out);
 
@@ -313,7 +357,8 @@ ps_status sm_exec_block(const ls *s, frame *f);
 ps_status sm_exec_decl(const ls *s, frame *f);
 ps_status sm_exec_assign(const ls *s, frame *f);
 ps_status sm_exec_assign_index(const ls *s, frame *f);
-ps_status sm_exec_assign_scalar_elem(const ls *s, frame *f);
+ps_status sm_exec_assign_scalar(const ls *s, frame *f);
+ps_status sm_exec_assign_singles(const ls *s, frame *f);
 ps_status sm_exec_tilde(const ls *s, frame *f);
 ps_status sm_exec_target(const ls *s, frame *f);
 ps_status sm_exec_for(const ls *s, frame *f);

@@ -186,6 +186,7 @@ void sm_make_const(lx *e, const sval *v)
         e->ival = v->iv[0];
         e->ieval = sm_ieval_const;
     }
+    e->seval = v->s.base == PS_STAN_REAL && v->s.nd == 0 ? sm_seval_const : NULL;
 }
 
 /* Evaluates a foldable node in the construction frame and makes it a constant. A failed
@@ -267,6 +268,44 @@ static bool is_int_scalar(ps_stan_type t)
     return t.base == PS_STAN_INT && t.dims == 0;
 }
 
+static bool is_real_scalar(ps_stan_type t)
+{
+    return t.base == PS_STAN_REAL && t.dims == 0;
+}
+
+/* Gives a real scalar node its scalar evaluator (and makes its eval go through it where
+ * that is the node's own fast path). */
+static void finalize_scalar(lx *n)
+{
+    if (!(n->type.base == PS_STAN_REAL && n->type.dims == 0) || n->is_const)
+        return;
+    if (n->eval == sm_eval_var || n->eval == sm_eval_var_scalar) {
+        n->seval = sm_seval_var;
+        n->eval = sm_eval_var_scalar;
+    } else if (n->eval == sm_eval_index_singles) {
+        n->seval = sm_seval_index_singles;
+    } else if (n->eval == sm_eval_unary_s) {
+        n->seval = sm_seval_unary;
+    } else if (n->eval == sm_eval_binary_s) {
+        n->seval = sm_seval_binary;
+    } else if (n->eval == sm_eval_fma_s) {
+        n->seval = sm_seval_fma;
+    } else if (n->eval == sm_eval_promote && n->args[0]->type.dims == 0) {
+        n->seval = sm_seval_promote;
+    } else {
+        n->seval = sm_seval_from_eval;
+    }
+}
+
+/* Array dimensions plus the vector/matrix axes of a type. */
+static unsigned type_axes(ps_stan_type t)
+{
+    unsigned cell = t.base == PS_STAN_MATRIX                                     ? 2
+                    : (t.base == PS_STAN_VECTOR || t.base == PS_STAN_ROW_VECTOR) ? 1
+                                                                                 : 0;
+    return t.dims + cell;
+}
+
 static ps_status lower_literal(lower_ctx *c, const ps_stan_expr *e, lx **out)
 {
     lx *n = NULL;
@@ -309,10 +348,11 @@ static ps_status lower_var(lower_ctx *c, const ps_stan_expr *e, lx **out)
         return PS_OK;
     }
     n->slot = info->slot;
-    n->eval = sm_eval_var;
+    n->eval = is_real_scalar(e->type) ? sm_eval_var_scalar : sm_eval_var;
     if (is_int_scalar(e->type))
         n->ieval = sm_ieval_var;
     n->foldable = false;
+    finalize_scalar(n);
     *out = n;
     return PS_OK;
 }
@@ -340,14 +380,15 @@ static ps_status lower_index(lower_ctx *c, const ps_stan_expr *e, lx **out)
         single_all = single_all && ix->kind == PS_STAN_IDX_SINGLE;
     }
     n->eval = sm_eval_index;
-    ps_stan_type bt = e->u.index.base->type;
-    if (base->eval == sm_eval_var && n->n_idx == 1 && single_all &&
-        ((bt.dims == 0 && (bt.base == PS_STAN_VECTOR || bt.base == PS_STAN_ROW_VECTOR)) ||
-         (bt.dims == 1 && bt.base == PS_STAN_REAL)))
-        n->eval = sm_eval_index_scalar_var;
     if (is_int_scalar(e->type))
         n->ieval = sm_ieval_index;
+    if (single_all && n->n_idx == type_axes(e->u.index.base->type)) {
+        n->eval = sm_eval_index_singles;
+        if (is_int_scalar(e->type))
+            n->ieval = sm_ieval_index_singles;
+    }
     PS_CHECK(finish_node(c, n, true));
+    finalize_scalar(n);
     *out = n;
     return PS_OK;
 }
@@ -363,6 +404,7 @@ static ps_status lower_cond(lower_ctx *c, const ps_stan_expr *e, lx **out)
     if (is_int_scalar(e->type))
         n->ieval = sm_ieval_cond;
     PS_CHECK(finish_node(c, n, true));
+    finalize_scalar(n);
     *out = n;
     return PS_OK;
 }
@@ -387,13 +429,15 @@ static ps_status lower_promote(lower_ctx *c, const ps_stan_expr *e, lx **out)
     PS_CHECK(lower(c, e->u.promote.arg, &n->args[0]));
     n->eval = sm_eval_promote;
     PS_CHECK(finish_node(c, n, true));
+    finalize_scalar(n);
     *out = n;
     return PS_OK;
 }
 
 static bool is_elementwise_mul(const lx *n)
 {
-    return n->eval == sm_eval_binary && n->op == PS_AD_MUL && !n->foldable;
+    return (n->eval == sm_eval_binary || n->eval == sm_eval_binary_s) && n->op == PS_AD_MUL &&
+           !n->foldable;
 }
 
 static ps_status lower_call(lower_ctx *c, const ps_stan_expr *e, lx **out)
@@ -453,13 +497,21 @@ static ps_status lower_call(lower_ctx *c, const ps_stan_expr *e, lx **out)
     } else if (op == -2) {
         n->eval = sm_eval_fma;
     } else if (e->u.call.n_args == 1) {
-        n->eval = sm_eval_unary;
+        n->eval = is_real_scalar(e->u.call.args[0]->type) ? sm_eval_unary_s : sm_eval_unary;
     } else {
-        n->eval = sm_eval_binary;
+        n->eval = is_real_scalar(e->u.call.args[0]->type) && is_real_scalar(e->u.call.args[1]->type)
+                      ? sm_eval_binary_s
+                      : sm_eval_binary;
     }
+    bool all_scalar = true;
+    for (size_t i = 0; i < e->u.call.n_args; i++)
+        all_scalar = all_scalar && is_real_scalar(e->u.call.args[i]->type);
     PS_CHECK(finish_node(c, n, true));
     /* a + b * c, b * c + a (element-wise or by a scalar): one fused node. */
-    if (n->eval == sm_eval_binary && n->op == PS_AD_ADD && !n->foldable) {
+    if (n->eval == sm_eval_fma && all_scalar)
+        n->eval = sm_eval_fma_s;
+    if ((n->eval == sm_eval_binary || n->eval == sm_eval_binary_s) && n->op == PS_AD_ADD &&
+        !n->foldable) {
         int k = is_elementwise_mul(n->args[1]) ? 1 : is_elementwise_mul(n->args[0]) ? 0 : -1;
         if (k >= 0) {
             lx *mul = n->args[k], *a = n->args[1 - k];
@@ -472,8 +524,12 @@ static ps_status lower_call(lower_ctx *c, const ps_stan_expr *e, lx **out)
             n->args = args;
             n->n_args = 3;
             n->eval = sm_eval_fma;
+            if (is_real_scalar(a->type) && is_real_scalar(mul->args[0]->type) &&
+                is_real_scalar(mul->args[1]->type))
+                n->eval = sm_eval_fma_s;
         }
     }
+    finalize_scalar(n);
     *out = n;
     return PS_OK;
 }
@@ -640,8 +696,15 @@ static ps_status lower_assign(lower_ctx *c, const ps_stan_stmt *s, ls **out)
     if (info == NULL || info->is_const || info->slot < 0)
         return ps_stan_program_error_at(c->m->prog, PS_ERR_MODEL, lhs->offset,
                                         "cannot assign to '%s' here", s->u.assign.target->name);
+    bool singles = n_idx > 0 && n_idx == type_axes(var->type);
+    for (size_t i = 0; i < n_idx; i++)
+        singles = singles && list[i].kind == PS_STAN_IDX_SINGLE;
+    ls_exec_fn exec = singles                     ? sm_exec_assign_singles
+                      : n_idx                     ? sm_exec_assign_index
+                      : is_real_scalar(var->type) ? sm_exec_assign_scalar
+                                                  : sm_exec_assign;
     ls *n = NULL;
-    PS_CHECK(new_ls(c, s, n_idx ? sm_exec_assign_index : sm_exec_assign, &n));
+    PS_CHECK(new_ls(c, s, exec, &n));
     n->slot = info->slot;
     n->name = s->u.assign.target->name;
     n->is_int = s->u.assign.target->type.base == PS_STAN_INT;
@@ -686,7 +749,6 @@ static ps_status lower_assign(lower_ctx *c, const ps_stan_stmt *s, ls **out)
                 PS_CHECK(sm_lower_expr(c, list[i].hi, &n->idx[i].hi));
         }
     }
-    (void)var;
     *out = n;
     return PS_OK;
 }

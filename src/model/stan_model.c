@@ -540,12 +540,11 @@ static ps_status describe(stan_model *m, ps_var_info **vars_out, char ***unc_out
     return PS_OK;
 }
 
-ps_status ps_model_stan_create(const char *stan_path, const char *data_path, unsigned int seed,
-                               ps_model **out)
+ps_status sm_model_create(const sm_options *opt, ps_model **out)
 {
-    (void)seed;
     ps_status status = PS_OK;
     *out = NULL;
+    const char *stan_path = opt->stan_path, *data_path = opt->data_path;
     sm_data *data = NULL;
     lower_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
@@ -558,7 +557,12 @@ ps_status ps_model_stan_create(const char *stan_path, const char *data_path, uns
     stan_model *m = ps_calloc(1, sizeof *m);
     if (m == NULL)
         return ps_error(PS_ERR_MEM, "out of memory compiling %s", stan_path);
-    PS_TRY(ps_stan_program_parse_file(stan_path, &m->prog));
+    m->loop_budget = opt->loop_budget;
+    m->max_elements = opt->max_elements;
+    if (opt->text != NULL)
+        PS_TRY(ps_stan_program_parse(stan_path, opt->text, opt->text_len, &m->prog));
+    else
+        PS_TRY(ps_stan_program_parse_file(stan_path, &m->prog));
     m->path = ps_stan_program_path(m->prog);
     if (data_path != NULL && data_path[0] != '\0')
         PS_TRY(sm_data_read(data_path, &data));
@@ -586,7 +590,7 @@ ps_status ps_model_stan_create(const char *stan_path, const char *data_path, uns
         ps_strbuf_printf(&sb, "Stan program %s (compiled by psample)", m->path);
         PS_TRY(ps_strbuf_take(&sb, &description));
     }
-    if (m->has_gq)
+    if (m->has_gq && !opt->quiet)
         ps_warn("%s: the generated quantities block is skipped: running generated quantities "
                 "is not supported yet (the trace holds parameters and transformed parameters)",
                 m->path);
@@ -615,4 +619,15 @@ done:
     ps_free(ctx.dmap);
     sm_data_destroy(&data);
     return status;
+}
+
+ps_status ps_model_stan_create(const char *stan_path, const char *data_path, unsigned int seed,
+                               ps_model **out)
+{
+    sm_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.stan_path = stan_path;
+    opt.data_path = data_path;
+    opt.seed = seed;
+    return sm_model_create(&opt, out);
 }

@@ -87,7 +87,7 @@ ps_status sm_decl_shape(frame *f, const ldecl *d, sshape *shape)
     if (!ps_size_mul(n, shape->r, &n) || !ps_size_mul(n, shape->c, &n) || n > 0xffffffffu)
         return sm_error_at(f, PS_ERR_MODEL, d->decl->offset,
                            "'%s' is too large: more than 2^32 elements", d->name);
-    return PS_OK;
+    return sm_check_elements(f, n, d->decl->offset);
 }
 
 ps_status sm_declare(frame *f, const ldecl *d, sshape *shape)
@@ -142,13 +142,18 @@ ps_status sm_exec_assign_index(const ls *s, frame *f)
 
 ps_status sm_exec_tilde(const ls *s, frame *f)
 {
-    sval v;
-    PS_CHECK(sm_eval(s->e[0], f, &v));
-    return ps_ad_target_add(f->tape, v.x);
+    ps_adv x;
+    PS_CHECK(sm_seval(s->e[0], f, &x));
+    return ps_ad_target_add(f->tape, x);
 }
 
 ps_status sm_exec_target(const ls *s, frame *f)
 {
+    if (s->e[0]->seval != NULL) {
+        ps_adv x;
+        PS_CHECK(sm_seval(s->e[0], f, &x));
+        return ps_ad_target_add(f->tape, x);
+    }
     sval v;
     PS_CHECK(sm_eval(s->e[0], f, &v));
     return ps_ad_target_add(f->tape, v.x);
@@ -165,6 +170,19 @@ ps_status sm_exec_block(const ls *s, frame *f)
         if (f->flow != FLOW_NORMAL)
             return PS_OK;
     }
+    return PS_OK;
+}
+
+/* One more loop iteration; models built with a loop budget stop when it runs out. */
+static inline ps_status iteration(const ls *s, frame *f)
+{
+    if (f->m->loop_budget == 0)
+        return PS_OK;
+    if (f->budget == 0)
+        return sm_error_at(f, PS_ERR_MODEL, s->offset,
+                           "the evaluation took more loop iterations than this run allows (%llu)",
+                           (unsigned long long)f->m->loop_budget);
+    f->budget--;
     return PS_OK;
 }
 
@@ -190,6 +208,7 @@ ps_status sm_exec_for(const ls *s, frame *f)
     vstate *vs = &f->vars[s->slot];
     const ls *body = s->body[0];
     for (long long i = lo; i <= hi; i++) {
+        PS_CHECK(iteration(s, f));
         vs->iscalar = (int)i;
         PS_CHECK(sm_exec(body, f));
         if (f->flow == FLOW_BREAK) {
@@ -224,6 +243,7 @@ ps_status sm_exec_foreach(const ls *s, frame *f)
         es.r = es.c = 1;
     }
     for (size_t i = 0; i < n; i++) {
+        PS_CHECK(iteration(s, f));
         vs->whole = true;
         vs->scal_ok = false;
         if (c.s.base == PS_STAN_INT) {
@@ -264,6 +284,7 @@ ps_status sm_exec_while(const ls *s, frame *f)
 {
     for (;;) {
         bool c;
+        PS_CHECK(iteration(s, f));
         PS_CHECK(condition(s->e[0], f, &c));
         if (!c)
             return PS_OK;
@@ -425,4 +446,38 @@ ps_status sm_exec_reject(const ls *s, frame *f)
         return sm_error_at(f, PS_ERR_MODEL, s->offset, "fatal_error: %s", buf);
     memcpy(f->message, buf, sizeof buf);
     return PS_ERR_NUMERIC;
+}
+
+/* x = e for a real scalar x: a rebinding. */
+ps_status sm_exec_assign_scalar(const ls *s, frame *f)
+{
+    ps_adv x;
+    PS_CHECK(sm_seval(s->e[1], f, &x));
+    vstate *vs = &f->vars[s->slot];
+    vs->val.x = x;
+    vs->val.x.rows = vs->val.x.cols = 1;
+    vs->whole = true;
+    vs->scal_ok = false;
+    return PS_OK;
+}
+
+/* x[i, j] = e with one index per axis. */
+ps_status sm_exec_assign_singles(const ls *s, frame *f)
+{
+    sval v;
+    if (s->e[1]->seval != NULL) {
+        PS_CHECK(sm_seval(s->e[1], f, &v.x));
+        return sm_assign_singles(f, s, &v);
+    }
+    if (s->is_int) {
+        int x;
+        PS_CHECK(sm_ieval(s->e[1], f, &x));
+        memset(&v, 0, sizeof v);
+        v.iv = &x;
+        v.s.base = PS_STAN_INT;
+        v.s.r = v.s.c = 1;
+        return sm_assign_singles(f, s, &v);
+    }
+    PS_CHECK(sm_eval(s->e[1], f, &v));
+    return sm_assign_singles(f, s, &v);
 }

@@ -167,6 +167,16 @@ ps_status sm_error_at(const frame *f, ps_status status, size_t offset, const cha
  * Arena helpers of an evaluation
  * ------------------------------------------------------------------------------------- */
 
+ps_status sm_check_elements(frame *f, size_t n, size_t offset)
+{
+    size_t max = f->m->max_elements;
+    if (max != 0 && n > max)
+        return sm_error_at(f, PS_ERR_MODEL, offset,
+                           "a container of %zu elements is larger than this run allows (%zu)", n,
+                           max);
+    return PS_OK;
+}
+
 ps_status sm_alloc_ints(frame *f, size_t n, int **out)
 {
     double *p = NULL;
@@ -317,6 +327,7 @@ ps_status sm_frame_init(frame *f, const stan_model *m, ps_ad_tape *tape, vstate 
 
 void sm_frame_reset(frame *f)
 {
+    f->budget = f->m->loop_budget;
     f->flow = FLOW_NORMAL;
     f->located = false;
     f->message[0] = '\0';
@@ -659,7 +670,7 @@ ps_status sm_index_read(frame *f, const lx *e, sval *out)
     const lx *base = e->args[0];
     index_plan p;
     sval b;
-    if (base->eval == sm_eval_var) {
+    if (base->slot >= 0) {
         vstate *vs = &f->vars[base->slot];
         PS_CHECK(make_plan(f, e, e->idx, e->n_idx, &vs->val.s, base->name, &p));
         if (p.scalar || !vs->whole)
@@ -779,5 +790,155 @@ ps_status sm_var_bind_cells(frame *f, int slot, const sshape *shape, const ps_ad
         sval_set_real(&vs->val, ps_ad_data(empty_values, 0, 1), shape);
         vs->whole = true;
     }
+    return PS_OK;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Fast paths: every axis indexed by one int (x[i], a[i, j], m[i, j], av[i, k])
+ * ------------------------------------------------------------------------------------- */
+
+/* The flat position of base[i1, ..., in] with one index per axis of shape s. */
+static ps_status single_position(frame *f, const lidx *idx, uint32_t n_idx, const sshape *s,
+                                 const char *name, size_t *pos)
+{
+    if (n_idx == 1) {
+        /* A vector, a row vector or a 1-D array of scalars. */
+        int i;
+        PS_CHECK(sm_ieval(idx[0].lo, f, &i));
+        uint32_t n = s->nd ? s->dim[0] : s->r * s->c;
+        if ((unsigned)i - 1u >= n)
+            return index_error(f, idx[0].lo, i, n, name);
+        *pos = (size_t)(i - 1);
+        return PS_OK;
+    }
+    if (s->r == 1 && s->c == 1 && n_idx == s->nd) {
+        /* An array of scalars: row-major. */
+        size_t p = 0;
+        for (unsigned k = 0; k < n_idx; k++) {
+            int i;
+            PS_CHECK(sm_ieval(idx[k].lo, f, &i));
+            if ((unsigned)i - 1u >= s->dim[k])
+                return index_error(f, idx[k].lo, i, s->dim[k], name);
+            p = p * s->dim[k] + (size_t)(i - 1);
+        }
+        *pos = p;
+        return PS_OK;
+    }
+    uint32_t len[PS_STAN_MAX_ARRAY_DIMS + 2];
+    size_t stride[PS_STAN_MAX_ARRAY_DIMS + 2];
+    unsigned n_axes = shape_axes(s, len, stride);
+    if (n_idx != n_axes)
+        return sm_error_at(f, PS_ERR_INTERNAL, idx[0].lo->offset, "index count mismatch");
+    size_t p = 0;
+    for (unsigned k = 0; k < n_axes; k++) {
+        int i;
+        PS_CHECK(sm_ieval(idx[k].lo, f, &i));
+        if ((unsigned)i - 1u >= len[k])
+            return index_error(f, idx[k].lo, i, len[k], name);
+        p += (size_t)(i - 1) * stride[k];
+    }
+    *pos = p;
+    return PS_OK;
+}
+
+ps_status sm_eval_index_singles(const lx *e, frame *f, sval *out)
+{
+    const lx *base = e->args[0];
+    size_t p;
+    if (base->slot >= 0) {
+        const vstate *vs = &f->vars[base->slot];
+        PS_CHECK(single_position(f, e->idx, e->n_idx, &vs->val.s, base->name, &p));
+        if (vs->val.s.base == PS_STAN_INT) {
+            memset(out, 0, sizeof *out);
+            out->s.base = PS_STAN_INT;
+            out->s.r = out->s.c = 1;
+            out->iv = vs->istore + p;
+            return PS_OK;
+        }
+        if (vs->scal_ok && !vs->whole) {
+            *out = sval_real(vs->scal[p]);
+            return PS_OK;
+        }
+        ps_adv x = vs->val.x;
+        *out = sval_real((ps_adv){x.v + p, x.a ? x.a + p : NULL, 1, 1, x.var});
+        return PS_OK;
+    }
+    sval b;
+    PS_CHECK(sm_eval(base, f, &b));
+    PS_CHECK(single_position(f, e->idx, e->n_idx, &b.s, base->name, &p));
+    if (b.s.base == PS_STAN_INT) {
+        memset(out, 0, sizeof *out);
+        out->s.base = PS_STAN_INT;
+        out->s.r = out->s.c = 1;
+        out->iv = b.iv + p;
+        return PS_OK;
+    }
+    *out = sval_real((ps_adv){b.x.v + p, b.x.a ? b.x.a + p : NULL, 1, 1, b.x.var});
+    return PS_OK;
+}
+
+ps_status sm_seval_index_singles(const lx *e, frame *f, ps_adv *out)
+{
+    const lx *base = e->args[0];
+    size_t p;
+    if (base->slot >= 0) {
+        const vstate *vs = &f->vars[base->slot];
+        PS_CHECK(single_position(f, e->idx, e->n_idx, &vs->val.s, base->name, &p));
+        if (vs->scal_ok && !vs->whole) {
+            *out = vs->scal[p];
+            return PS_OK;
+        }
+        ps_adv x = vs->val.x;
+        *out = (ps_adv){x.v + p, x.a ? x.a + p : NULL, 1, 1, x.var};
+        return PS_OK;
+    }
+    if (base->is_const) {
+        PS_CHECK(single_position(f, e->idx, e->n_idx, &base->cval.s, base->name, &p));
+        *out = (ps_adv){base->cval.x.v + p, NULL, 1, 1, false};
+        return PS_OK;
+    }
+    sval b;
+    PS_CHECK(sm_eval(base, f, &b));
+    PS_CHECK(single_position(f, e->idx, e->n_idx, &b.s, base->name, &p));
+    *out = (ps_adv){b.x.v + p, b.x.a ? b.x.a + p : NULL, 1, 1, b.x.var};
+    return PS_OK;
+}
+
+ps_status sm_ieval_index_singles(const lx *e, frame *f, int *out)
+{
+    const lx *base = e->args[0];
+    size_t p;
+    if (base->slot >= 0) {
+        const vstate *vs = &f->vars[base->slot];
+        PS_CHECK(single_position(f, e->idx, e->n_idx, &vs->val.s, base->name, &p));
+        *out = vs->istore[p];
+        return PS_OK;
+    }
+    if (base->is_const) {
+        PS_CHECK(single_position(f, e->idx, e->n_idx, &base->cval.s, base->name, &p));
+        *out = base->cval.iv[p];
+        return PS_OK;
+    }
+    sval b;
+    PS_CHECK(sm_eval(base, f, &b));
+    PS_CHECK(single_position(f, e->idx, e->n_idx, &b.s, base->name, &p));
+    *out = b.iv[p];
+    return PS_OK;
+}
+
+ps_status sm_assign_singles(frame *f, const ls *s, const sval *value)
+{
+    vstate *vs = &f->vars[s->slot];
+    size_t p;
+    PS_CHECK(single_position(f, s->idx, s->n_idx, &vs->val.s, s->name, &p));
+    if (vs->val.s.base == PS_STAN_INT) {
+        vs->istore[p] = value->iv[0];
+        return PS_OK;
+    }
+    PS_CHECK(ensure_scal(f, vs));
+    ps_adv h = value->x;
+    h.rows = h.cols = 1;
+    vs->scal[p] = h;
+    vs->whole = false;
     return PS_OK;
 }
