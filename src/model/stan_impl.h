@@ -154,6 +154,7 @@ struct lx {
     uint32_t n_idx;  /* indexing */
     lidx *idx;
     const char *name; /* the variable or function name, for messages */
+    int imin, imax;   /* a constant int array: its smallest and largest value */
     bool foldable;    /* lowering: computable once from constants */
     bool is_const;    /* a constant node (eval == sm_eval_const) */
 };
@@ -315,6 +316,8 @@ ps_status sm_ieval_call(const lx *e, frame *f, int *out);
 ps_status sm_eval_unary(const lx *e, frame *f, sval *out);
 ps_status sm_eval_binary(const lx *e, frame *f, sval *out);
 ps_status sm_eval_fma(const lx *e, frame *f, sval *out);
+/* stan_nodes.c: a + b .* c with operands indexed by int arrays (idx[k] MULTI) in one node. */
+ps_status sm_eval_gfma(const lx *e, frame *f, sval *out);
 /* The same for real scalars only (types known at lowering). */
 ps_status sm_eval_var_scalar(const lx *e, frame *f, sval *out);
 ps_status sm_eval_unary_s(const lx *e, frame *f, sval *out);

@@ -186,6 +186,16 @@ void sm_make_const(lx *e, const sval *v)
         e->ival = v->iv[0];
         e->ieval = sm_ieval_const;
     }
+    if (v->s.base == PS_STAN_INT) {
+        /* The range of a constant index array, so that indexing checks it in O(1). */
+        size_t n = sshape_count(&v->s);
+        e->imin = n ? INT_MAX : 1;
+        e->imax = n ? INT_MIN : 1;
+        for (size_t i = 0; i < n; i++) {
+            e->imin = v->iv[i] < e->imin ? v->iv[i] : e->imin;
+            e->imax = v->iv[i] > e->imax ? v->iv[i] : e->imax;
+        }
+    }
     e->seval = v->s.base == PS_STAN_REAL && v->s.nd == 0 ? sm_seval_const : NULL;
 }
 
@@ -440,6 +450,40 @@ static bool is_elementwise_mul(const lx *n)
            !n->foldable;
 }
 
+/* An operand v[idx] of a fused a + b .* c, v a vector or a 1-D real array and idx an int
+ * array: the gather goes into the fused node (sm_eval_gfma). */
+static bool gathered(const lx *x)
+{
+    if (x->eval != sm_eval_index || x->n_idx != 1 || x->idx[0].kind != PS_STAN_IDX_MULTI)
+        return false;
+    ps_stan_type bt = x->args[0]->type;
+    return (bt.dims == 0 && (bt.base == PS_STAN_VECTOR || bt.base == PS_STAN_ROW_VECTOR)) ||
+           (bt.dims == 1 && bt.base == PS_STAN_REAL);
+}
+
+static ps_status gather_fma(lower_ctx *c, lx *n)
+{
+    bool any = false;
+    for (int k = 0; k < 3; k++)
+        any = any || gathered(n->args[k]);
+    if (!any)
+        return PS_OK;
+    lidx *idx = alloc(c, 3 * sizeof *idx);
+    if (idx == NULL)
+        return oom(c);
+    for (int k = 0; k < 3; k++) {
+        idx[k].kind = PS_STAN_IDX_ALL;
+        if (gathered(n->args[k])) {
+            idx[k] = n->args[k]->idx[0];
+            n->args[k] = n->args[k]->args[0];
+        }
+    }
+    n->idx = idx;
+    n->n_idx = 3;
+    n->eval = sm_eval_gfma;
+    return PS_OK;
+}
+
 static ps_status lower_call(lower_ctx *c, const ps_stan_expr *e, lx **out)
 {
     const char *name = e->u.call.name;
@@ -527,6 +571,8 @@ static ps_status lower_call(lower_ctx *c, const ps_stan_expr *e, lx **out)
             if (is_real_scalar(a->type) && is_real_scalar(mul->args[0]->type) &&
                 is_real_scalar(mul->args[1]->type))
                 n->eval = sm_eval_fma_s;
+            else
+                PS_CHECK(gather_fma(c, n));
         }
     }
     finalize_scalar(n);

@@ -516,8 +516,11 @@ static ps_status make_plan(frame *f, const lx *e, const lidx *idx, uint32_t n_id
             PS_CHECK(sm_eval(idx[k].lo, f, &l));
             size_t cnt = sshape_count(&l.s);
             unsigned bad = 0;
-            for (size_t j = 0; j < cnt; j++)
-                bad |= (unsigned)((unsigned)l.iv[j] - 1u >= len[k]);
+            if (idx[k].lo->is_const)
+                bad = cnt > 0 && (idx[k].lo->imin < 1 || (uint32_t)idx[k].lo->imax > len[k]);
+            else
+                for (size_t j = 0; j < cnt; j++)
+                    bad |= (unsigned)((unsigned)l.iv[j] - 1u >= len[k]);
             for (size_t j = 0; bad && j < cnt; j++)
                 if (l.iv[j] < 1 || (uint32_t)l.iv[j] > len[k])
                     return index_error(f, idx[k].lo, l.iv[j], len[k], name);

@@ -803,6 +803,22 @@ static void test_runtime_errors(void)
         ps_error_clear();
         ps_model_destroy(&m);
     }
+    /* The fused a[g] + b[g] .* x checks its indices once, and names the vector. */
+    m = compile_ok(
+        "gathered fma",
+        "data { array[3] int g; vector[3] x; }\nparameters { vector[2] a; vector[2] b; }\n"
+        "model {\n  x ~ normal(a[g] + b[g] .* x, 1);\n}\n",
+        "{\"g\": [1, 3, 2], \"x\": [0.5, 1, 2]}");
+    if (m) {
+        double v[4] = {0, 0, 0, 0};
+        ps_status st;
+        lp_at(m, v, &st);
+        CHECK(st == PS_ERR_MODEL, "gathered fma index out of range: status %d", st);
+        CHECK_STR_CONTAINS(ps_error_message(), "index 3 out of range for 'a'");
+        CHECK_STR_CONTAINS(ps_error_message(), ":4:");
+        ps_error_clear();
+        ps_model_destroy(&m);
+    }
     m = compile_ok("index",
                    "data { int k; }\nparameters { vector[3] v; }\nmodel {\n"
                    "  target += v[k];\n}\n",
@@ -942,6 +958,34 @@ static void test_allocation_failures(void)
     }
     ps_error_clear();
     CHECK(failures_seen > 0, "no allocation failure was observed in %ld allocations", total);
+    /* Failures while a fresh workspace grows its tape during the first evaluations. */
+    CHECK(ps_model_stan_create(spath, dpath, 1, &m) == PS_OK, "fault model");
+    double th[6] = {0.1, -0.3, 0.5, -0.2, 0.7, 0.2}, g[6], lp, out[16];
+    int eval_failures = 0;
+    for (long n = 1; n <= 40; n++) {
+        ps_model_workspace *ws = NULL;
+        ps_error_clear();
+        ps_fault_alloc_after(n);
+        ps_status st = ps_model_workspace_create(m, &ws);
+        if (st == PS_OK)
+            st = ps_model_log_density_gradient(m, ws, th, &lp, g);
+        if (st == PS_OK)
+            st = ps_model_constrain(m, ws, th, out);
+        ps_fault_alloc_after(0);
+        if (st != PS_OK) {
+            eval_failures++;
+            CHECK(st == PS_ERR_MEM, "allocation %ld failing in an evaluation gives %d (%s)", n, st,
+                  ps_error_message());
+        } else {
+            /* The workspace still works after the failure. */
+            CHECK(ps_model_log_density_gradient(m, ws, th, &lp, g) == PS_OK, "evaluation after %ld",
+                  n);
+        }
+        ps_model_workspace_destroy(&ws);
+    }
+    ps_error_clear();
+    ps_model_destroy(&m);
+    CHECK(eval_failures > 0, "no allocation failure was observed in evaluations");
     printf("allocation failures: %ld allocations in construction, %d failed cleanly\n", total,
            failures_seen);
 }
