@@ -357,6 +357,23 @@ ps_status sm_data_bind(lower_ctx *c, const ldecl *d, const sshape *shape, const 
     const sm_data_var *v = sm_data_find(data, name);
     char decl[256], file[128];
     describe_decl(d, shape, decl, sizeof decl);
+    if (v == NULL && sshape_count(shape) == 0) {
+        /* A container of declared size 0 may be left out of the file (as CmdStan). */
+        memset(out, 0, sizeof *out);
+        out->s = *shape;
+        if (shape->base == PS_STAN_INT) {
+            int *iv = sm_arena_alloc(&c->m->arena, sizeof(int));
+            if (iv == NULL)
+                return oom_data();
+            out->iv = iv;
+            return PS_OK;
+        }
+        double *x = sm_arena_alloc(&c->m->arena, sizeof(double));
+        if (x == NULL)
+            return oom_data();
+        sval_set_real(out, ps_ad_data(x, 0, 0), shape);
+        return PS_OK;
+    }
     if (v == NULL) {
         if (data == NULL)
             return ps_stan_program_error_at(m->prog, PS_ERR_DATA, d->decl->offset,

@@ -692,6 +692,12 @@ static void test_data_errors(void)
         (const char *[]){"S is not positive definite", NULL});
     expect_error("bad json", prog, "{\"J\": 2, \"y\": [1, 2}", PS_ERR_DATA,
                  (const char *[]){"not valid JSON", NULL});
+    /* A container of size 0 may be missing from the file. */
+    ps_model *me = compile_ok("missing empty",
+                              "data { int N; vector[N] y; array[N, 2] int k; }\n"
+                              "parameters { real mu; }\nmodel { y ~ normal(mu, 1); }\n",
+                              "{\"N\": 0}");
+    ps_model_destroy(&me);
     /* Undeclared keys are ignored, empty arrays fit empty containers, matrices are read by
      * rows. */
     ps_model *m = compile_ok("extra keys",
