@@ -111,6 +111,35 @@ static ps_status bound(frame *f, const lx *e, ps_adv *out)
     return PS_OK;
 }
 
+/*
+ * corr_matrix[K]: Omega = L L' with L the Cholesky factor of a correlation matrix from the
+ * cholesky_factor_corr transform (which adds log |d L / d u|). The map from the free
+ * elements of L (the strict lower triangle; each row has unit length) to the strict lower
+ * triangle of Omega is block triangular by rows: row i of Omega below the diagonal is
+ * L[1:i-1, 1:i-1] times row i of L, so its Jacobian determinant is
+ * prod_{j<K} L[j,j]^(K - j) (1-based), and log |J| gains sum_j (K - j) log L[j,j].
+ * (The unconstrained coordinates are those of cholesky_factor_corr, not Stan's
+ * canonical partial correlations of corr_matrix; the distribution of Omega is the same.)
+ */
+static ps_status corr_matrix(frame *f, ps_adv u, size_t K, bool jacobian, ps_adv *out)
+{
+    ps_ad_tape *tape = f->tape;
+    ps_adv L;
+    PS_CHECK(ps_ad_cholesky_corr_constrain(tape, u, K, jacobian, &L));
+    if (jacobian && K > 1) {
+        ps_adv diag, logd, w, lj;
+        double *wv = NULL;
+        PS_CHECK(ps_ad_diagonal(tape, L, &diag));
+        PS_CHECK(ps_ad_unary(tape, PS_AD_LOG, diag, &logd));
+        PS_CHECK(ps_ad_const_alloc(tape, K, 1, &wv, &w));
+        for (size_t j = 0; j < K; j++)
+            wv[j] = (double)(K - 1 - j);
+        PS_CHECK(ps_ad_dot_product(tape, w, logd, &lj));
+        PS_CHECK(ps_ad_target_add(tape, lj));
+    }
+    return ps_ad_tcrossprod(tape, L, out);
+}
+
 static ps_status transform(const stan_model *m, frame *f, const lparam *p, ps_adv theta,
                            bool jacobian)
 {
@@ -160,6 +189,9 @@ static ps_status transform(const stan_model *m, frame *f, const lparam *p, ps_ad
                 break;
             case PS_STAN_C_COV_MATRIX:
                 PS_CHECK(ps_ad_cov_matrix_constrain(tape, uk, K, jacobian, &out[k]));
+                break;
+            case PS_STAN_C_CORR_MATRIX:
+                PS_CHECK(corr_matrix(f, uk, K, jacobian, &out[k]));
                 break;
             default:
                 PS_CHECK(sm_extra_constrain(f, d->constraint, uk, s->r, s->c, jacobian, &out[k]));
@@ -449,11 +481,6 @@ static ps_status build_params(lower_ctx *c)
     size_t offset = 0;
     for (size_t i = 0; i < n; i++) {
         const ps_stan_decl *d = vars[i];
-        if (d->constraint == PS_STAN_C_CORR_MATRIX)
-            return ps_stan_program_error_at(m->prog, PS_ERR_MODEL, d->offset,
-                                            "corr_matrix parameters are not supported yet; "
-                                            "declare cholesky_factor_corr[K] L and use "
-                                            "multiply_lower_tri_self_transpose(L)");
         ldecl *ld = NULL;
         PS_CHECK(sm_lower_decl(c, d, true, &ld));
         PS_CHECK(sm_slot_new(c, d, &ld->slot));
