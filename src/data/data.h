@@ -36,7 +36,8 @@
  *   - Members whose key is not a Stan identifier (a letter, then letters, digits and
  *     underscores) are skipped whatever their value, as CmdStan does, so files may carry
  *     comments such as "_note": "...". Every other member must hold Stan data.
- *   - A key given twice is an error that names both lines.
+ *   - A variable given twice (two keys that decode to the same identifier) is an error that
+ *     names both lines; skipped keys are not compared.
  *   - Nesting deeper than PS_DATA_MAX_DIMS arrays is an error (skipped values may nest up
  *     to PS_DATA_MAX_NESTING levels).
  *   - A number too large for a double ("1e999") is an error; one too small becomes 0 or a
