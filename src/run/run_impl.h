@@ -149,6 +149,28 @@ void ps_checkpoint_free(ps_ckpt_header *h, unsigned char **records, size_t n);
  * from, and clears them. Collective on run->comm. */
 ps_status ps_run_report_warnings(ps_run *run);
 
+/* What the summary table and its warnings need (table.c). */
+typedef struct ps_table_input {
+    size_t n_quantities;
+    void (*name)(const void *ctx, size_t q, char *buf, size_t size); /* "lp__", "theta[1]" */
+    const void *ctx;
+    const ps_diag_summary *rows; /* n_quantities rows */
+    size_t n_chains;
+    double total_draws; /* kept draws over all chains */
+    double divergences, divergences_warmup, treedepth_hits;
+    int64_t max_treedepth;
+    const double *ebfmi; /* per chain, or NULL to skip the check */
+    double rhat_max, ess_bulk_min, ess_tail_min;
+} ps_table_input;
+
+/* Appends the table (mean, MCSE, sd, quantiles, ESS, R-hat per quantity) and the
+ * diagnostics warnings, as at the end of a run. Local. */
+void ps_table_write(ps_strbuf *out, const ps_table_input *in);
+
+/* Prints the summary of a trace file: the same table and warnings as at the end of the
+ * run that wrote it. Reads the file with serial HDF5; needs no MPI. Local. */
+ps_status ps_run_summary_file(const char *path);
+
 /* Prints (rank 0) the summary table and diagnostics warnings. Collective on run->comm. */
 ps_status ps_run_summary(ps_run *run);
 

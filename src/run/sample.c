@@ -532,11 +532,15 @@ static ps_status trace_open_or_reopen(ps_run *run, bool force, bool reopen, size
     const ps_config *cfg = run->cfg;
     size_t n_vars = ps_model_n_vars(run->model);
     ps_trace_array *vars = NULL;
-    ps_strbuf layout;
+    ps_strbuf layout, effective;
     ps_strbuf_init(&layout);
+    ps_strbuf_init(&effective);
     layout_text(run->layout, &layout);
-    ps_status st =
-        layout.failed ? ps_error(PS_ERR_MEM, "out of memory describing the layout") : PS_OK;
+    /* The effective configuration (overrides and defaults included), with the seed used. */
+    ps_config_write_toml(cfg, &effective);
+    ps_status st = layout.failed || effective.failed
+                       ? ps_error(PS_ERR_MEM, "out of memory describing the run")
+                       : PS_OK;
     if (st == PS_OK)
         st = ps_alloc_array(&vars, n_vars, sizeof *vars, "trace variables");
     if (st == PS_OK && !reopen)
@@ -562,7 +566,7 @@ static ps_status trace_open_or_reopen(ps_run *run, bool force, bool reopen, size
         desc.n_chains = (size_t)run->layout->n_chains;
         desc.first_chain = (size_t)run->layout->first[run->layout->rank];
         desc.n_local_chains = run->n_local;
-        desc.config_text = cfg->text;
+        desc.config_text = ps_strbuf_str(&effective);
         desc.model_source = ps_model_source(run->model);
         desc.layout_text = ps_strbuf_str(&layout);
         desc.seed = run->seed;
@@ -580,6 +584,7 @@ static ps_status trace_open_or_reopen(ps_run *run, bool force, bool reopen, size
     }
     ps_free(vars);
     ps_strbuf_fini(&layout);
+    ps_strbuf_fini(&effective);
     return st;
 }
 
@@ -597,7 +602,15 @@ static ps_status trace_reopen(ps_run *run, size_t n_warmup, size_t n_draws)
 static ps_status trace_finish(ps_run *run)
 {
     static const char *const reasons[] = {"draws", "converged", "max_draws"};
-    ps_trace_end end = {run->warmup_used, reasons[run->stop_reason]};
+    double local = 0, all = 0;
+    for (size_t c = 0; c < run->n_local; c++)
+        local += (double)run->slots[c].divergent_warmup;
+    ps_par_note(sizeof local);
+    PS_MPI(MPI_Allreduce(&local, &all, 1, MPI_DOUBLE, MPI_SUM, run->comm), "MPI_Allreduce",
+           run->comm);
+    ps_trace_end end = {.warmup_draws = run->warmup_used,
+                        .stop_reason = reasons[run->stop_reason],
+                        .warmup_divergences = (long long)all};
     PS_CHECK(ps_trace_set_metadata(run->trace, &end));
     return ps_trace_close(&run->trace);
 }
@@ -935,7 +948,8 @@ static ps_status checkpoint_if_due(ps_run *run)
 static ps_status stop_for_signal(ps_run *run)
 {
     PS_CHECK(checkpoint_now(run));
-    ps_trace_end end = {run->warmup_used, "signal"};
+    ps_trace_end end = {
+        .warmup_draws = run->warmup_used, .stop_reason = "signal", .warmup_divergences = -1};
     PS_CHECK(ps_trace_set_metadata(run->trace, &end));
     PS_CHECK(ps_trace_close(&run->trace));
     run->options->stopped_by_signal = true;
