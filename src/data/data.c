@@ -180,7 +180,7 @@ char *ps_data_index_text(const ps_data_var *v, size_t index, char *buf, size_t c
     int n = snprintf(buf, cap, "%s", v->name);
     if (index == PS_DATA_WHOLE || v->ndim == 0 || index >= v->size || n < 0 || (size_t)n >= cap)
         return buf;
-    size_t idx[PS_DATA_MAX_DIMS];
+    size_t idx[PS_DATA_MAX_DIMS] = {0};
     size_t rest = index;
     for (int k = v->ndim - 1; k >= 0; k--) {
         idx[k] = rest % v->dims[k];

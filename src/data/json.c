@@ -491,6 +491,7 @@ static bool special_string(const char *s, size_t len, double *x)
  * other value is an error naming the variable. */
 static ps_status read_element(reader *r, const char *name, element *e)
 {
+    memset(e, 0, sizeof *e);
     size_t at = r->pos;
     char c = r->text[at];
     char buf[160];
