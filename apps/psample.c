@@ -17,11 +17,13 @@
 #include "core/core.h"
 #include "par/par.h"
 #include "run/run.h"
+#include "run/run_impl.h"
 
 static const char usage_text[] =
     "usage: psample [run] CONFIG [--set section.key=value]... [--force] [--report FILE]\n"
     "       psample check CONFIG [--set section.key=value]... [--force]\n"
     "       psample resume CONFIG [--set section.key=value]... [--report FILE]\n"
+    "       psample summary TRACE\n"
     "       psample --help | --version\n"
     "\n"
     "Runs Markov chain Monte Carlo for the model and data named in CONFIG (a TOML file),\n"
@@ -34,6 +36,7 @@ static const char usage_text[] =
     "  resume   continue a run that stopped at a signal (or crashed) from its checkpoint\n"
     "           (output.checkpoint), on any number of ranks; the draws are the same as\n"
     "           those of a run that was never interrupted\n"
+    "  summary  print the summary table of a trace file (no MPI needed)\n"
     "\n"
     "options:\n"
     "  --set section.key=value   override a key of CONFIG (repeatable), e.g.\n"
@@ -48,7 +51,15 @@ static const char usage_text[] =
     "data), 2 runtime failure, 3 stopped by a signal after writing a checkpoint.\n"
     "The configuration keys are documented in the README.\n";
 
-typedef enum command { CMD_NONE, CMD_RUN, CMD_CHECK, CMD_RESUME, CMD_HELP, CMD_VERSION } command;
+typedef enum command {
+    CMD_NONE,
+    CMD_RUN,
+    CMD_CHECK,
+    CMD_RESUME,
+    CMD_SUMMARY,
+    CMD_HELP,
+    CMD_VERSION
+} command;
 
 typedef struct cli {
     command cmd;
@@ -73,6 +84,9 @@ static ps_status parse_args(int argc, char **argv, cli *c)
             i++;
         } else if (strcmp(argv[i], "resume") == 0) {
             c->cmd = CMD_RESUME;
+            i++;
+        } else if (strcmp(argv[i], "summary") == 0) {
+            c->cmd = CMD_SUMMARY;
             i++;
         }
     }
@@ -120,7 +134,8 @@ static ps_status parse_args(int argc, char **argv, cli *c)
     if (c->cmd == CMD_NONE)
         c->cmd = CMD_RUN;
     if (c->config_path == NULL)
-        return ps_error(PS_ERR_USAGE, "no configuration file given");
+        return ps_error(PS_ERR_USAGE, c->cmd == CMD_SUMMARY ? "no trace file given"
+                                                            : "no configuration file given");
     return PS_OK;
 }
 
@@ -145,6 +160,23 @@ static void print_error(int rank, ps_status status)
 
 int main(int argc, char **argv)
 {
+    /* psample summary reads a file: no MPI. */
+    {
+        cli pre = {CMD_NONE, NULL, NULL, 0, NULL, false};
+        ps_status pst = parse_args(argc, argv, &pre);
+        if (pst == PS_OK && pre.cmd == CMD_SUMMARY) {
+            if (pre.n_overrides > 0)
+                pst = ps_error(PS_ERR_USAGE, "summary takes no --set");
+            else
+                pst = ps_run_summary_file(pre.config_path);
+            if (pst != PS_OK)
+                print_error(0, pst);
+            ps_free(pre.overrides);
+            return ps_status_exit_code(pst);
+        }
+        ps_free(pre.overrides);
+        ps_error_clear();
+    }
     /* Chains run on OpenMP threads; only the master thread calls MPI. */
     int provided = MPI_THREAD_SINGLE;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);

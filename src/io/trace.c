@@ -1648,6 +1648,13 @@ ps_status ps_trace_flush(ps_trace *trace)
     return PS_OK;
 }
 
+bool ps_trace_flush_due(ps_trace *trace, double flush_seconds)
+{
+    int due = trace->rank == 0 && ps_time_now() - trace->last_flush >= flush_seconds;
+    ps_mpi_must(MPI_Bcast(&due, 1, MPI_INT, 0, trace->comm), "MPI_Bcast", trace->comm);
+    return due != 0;
+}
+
 ps_status ps_trace_flush_if_due(ps_trace *trace, double flush_seconds, bool *flushed)
 {
     if (flushed != NULL)
@@ -1670,9 +1677,10 @@ ps_status ps_trace_set_metadata(ps_trace *trace, const ps_trace_end *end)
     if (t == NULL || t->file < 0 || end == NULL)
         return ps_error(PS_ERR_INTERNAL, "ps_trace_set_metadata: no open trace or no metadata");
     /* Rank 0's values, so that every rank writes the same attributes. */
-    long long head[2] = {end->warmup_draws,
-                         end->stop_reason ? (long long)strlen(end->stop_reason) : -1};
-    ps_mpi_must(MPI_Bcast(head, 2, MPI_LONG_LONG, 0, t->comm), "MPI_Bcast", t->comm);
+    long long head[3] = {end->warmup_draws,
+                         end->stop_reason ? (long long)strlen(end->stop_reason) : -1,
+                         end->warmup_divergences};
+    ps_mpi_must(MPI_Bcast(head, 3, MPI_LONG_LONG, 0, t->comm), "MPI_Bcast", t->comm);
     char *reason = NULL;
     ps_status status = PS_OK;
     if (head[1] >= 0) {
@@ -1689,6 +1697,8 @@ ps_status ps_trace_set_metadata(ps_trace *trace, const ps_trace_end *end)
     }
     if (status == PS_OK && head[0] >= 0)
         attr_i64(t, t->file, NULL, "psample_warmup_draws", (int64_t)head[0]);
+    if (status == PS_OK && head[2] >= 0)
+        attr_i64(t, t->file, NULL, "psample_warmup_divergences", (int64_t)head[2]);
     if (t->rank != 0)
         ps_free(reason);
     return status;

@@ -160,6 +160,7 @@ typedef struct ps_trace_desc {
 typedef struct ps_trace_end {
     long long warmup_draws;  /* warmup iterations used per chain; < 0 leaves it unset */
     const char *stop_reason; /* e.g. "converged", "max_draws", "signal"; NULL leaves it unset */
+    long long warmup_divergences; /* divergent warmup iterations over all chains; < 0: unset */
 } ps_trace_end;
 
 /* The NUTS statistics, in this order, with their types (lp, acceptance_rate, step_size,
@@ -254,9 +255,14 @@ ps_status ps_trace_flush(ps_trace *trace);
  */
 ps_status ps_trace_flush_if_due(ps_trace *trace, double flush_seconds, bool *flushed);
 
+/* The timer's decision alone (rank 0's clock, the same on every rank), for a caller that
+ * has draws to append before it flushes. Collective. */
+bool ps_trace_flush_due(ps_trace *trace, double flush_seconds);
+
 /*
- * Records end-of-run metadata as root attributes psample_warmup_draws and
- * psample_stop_reason (replacing earlier values); rank 0's values are used. Collective.
+ * Records end-of-run metadata as root attributes psample_warmup_draws,
+ * psample_stop_reason and psample_warmup_divergences (replacing earlier values); rank 0's
+ * values are used. Collective.
  */
 ps_status ps_trace_set_metadata(ps_trace *trace, const ps_trace_end *end);
 

@@ -74,7 +74,14 @@ typedef struct ps_run {
     /* The trace, and its block buffers: values in the trace's format, and the sample
      * statistics of the recorded draws ([local chain][draw], block_capacity per chain). */
     ps_trace *trace;
-    double *trace_values;
+    double *trace_values; /* trace-format block of the staged draws */
+    /* Draws waiting to be appended to the trace: appends are batched (each has a fixed
+     * metadata cost), [local chain][draw], stage_capacity draws per chain. */
+    size_t staged, stage_capacity;
+    double *stage_rows; /* [local chain][draw][quantity] */
+    double *stage_f64[PS_NUTS_N_STATS];
+    int64_t *stage_depth, *stage_steps;
+    int8_t *stage_div;
     double *stat_f64[PS_NUTS_N_STATS]; /* the double statistics (others NULL) */
     int64_t *stat_depth, *stat_steps;
     int8_t *stat_div;
@@ -89,7 +96,8 @@ typedef struct ps_run {
     bool have_check;
     int64_t divergent_total;
     double t_start, t_sampling, t_end;
-    double t_sync; /* time of this rank at sync points: collectives and the checks */
+    double t_sync;  /* time of this rank at sync points: collectives and the checks */
+    double t_trace; /* time of this rank in trace appends and flushes */
     ps_par_counters counters_start; /* collective counters when the run started */
 
     /* progress line (rank 0) */
@@ -148,6 +156,28 @@ void ps_checkpoint_free(ps_ckpt_header *h, unsigned char **records, size_t n);
 /* Prints (rank 0) the chains' warnings, each distinct text once with the chains it came
  * from, and clears them. Collective on run->comm. */
 ps_status ps_run_report_warnings(ps_run *run);
+
+/* What the summary table and its warnings need (table.c). */
+typedef struct ps_table_input {
+    size_t n_quantities;
+    void (*name)(const void *ctx, size_t q, char *buf, size_t size); /* "lp__", "theta[1]" */
+    const void *ctx;
+    const ps_diag_summary *rows; /* n_quantities rows */
+    size_t n_chains;
+    double total_draws; /* kept draws over all chains */
+    double divergences, divergences_warmup, treedepth_hits;
+    int64_t max_treedepth;
+    const double *ebfmi; /* per chain, or NULL to skip the check */
+    double rhat_max, ess_bulk_min, ess_tail_min;
+} ps_table_input;
+
+/* Appends the table (mean, MCSE, sd, quantiles, ESS, R-hat per quantity) and the
+ * diagnostics warnings, as at the end of a run. Local. */
+void ps_table_write(ps_strbuf *out, const ps_table_input *in);
+
+/* Prints the summary of a trace file: the same table and warnings as at the end of the
+ * run that wrote it. Reads the file with serial HDF5; needs no MPI. Local. */
+ps_status ps_run_summary_file(const char *path);
 
 /* Prints (rank 0) the summary table and diagnostics warnings. Collective on run->comm. */
 ps_status ps_run_summary(ps_run *run);
