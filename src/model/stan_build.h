@@ -6,6 +6,7 @@
 #ifndef PS_MODEL_STAN_BUILD_H
 #define PS_MODEL_STAN_BUILD_H
 
+#include "data/data.h"
 #include "model/stan_impl.h"
 
 /* What the lowering knows about a declaration: a slot, or a constant value (data and
@@ -43,36 +44,20 @@ ps_status sm_lower_stmt(lower_ctx *c, const ps_stan_stmt *s, ls **out);
 ps_status sm_lower_block(lower_ctx *c, ps_stan_block block, ls **out);
 
 /* ---------------------------------------------------------------------------------------
- * The data file as the model reads it (stan_data.c). Values are row-major as in the file
- * (the model converts matrices to its column-major cells).
+ * The data block against the data file (stan_data.c, on src/data)
  * ------------------------------------------------------------------------------------- */
 
-typedef struct sm_data sm_data;
-
-typedef struct sm_data_var {
-    const char *name;
-    bool is_int; /* every value is an integer literal */
-    int ndim;
-    size_t dims[PS_MODEL_MAX_DIMS];
-    size_t n;
-    const double *real_values; /* n values (ints converted) */
-    const int *int_values;     /* n values when is_int and all fit in an int, else NULL */
-} sm_data_var;
-
-/* Reads a Stan JSON data file. Errors: PS_ERR_IO, PS_ERR_DATA (located), PS_ERR_MEM. */
-ps_status sm_data_read(const char *path, sm_data **out);
-/* The variable named name, or NULL. */
-const sm_data_var *sm_data_find(const sm_data *data, const char *name);
-const char *sm_data_path(const sm_data *data);
-void sm_data_destroy(sm_data **data);
-
-/* Checks a data-block declaration against the file and converts its values to the
- * model's layout (into the model arena). shape holds the declared sizes. Errors are
- * PS_ERR_DATA, located at the declaration, naming the variable and both shapes. */
-ps_status sm_data_bind(lower_ctx *c, const ldecl *d, const sshape *shape, const sm_data *data,
-                       sval *out);
-/* Checks the constraint of a data or transformed data variable (located error). */
+/* Checks a data-block declaration against the file (NULL: no data file) and converts its
+ * values to the model's layout (into the model arena); shape holds the declared sizes.
+ * Errors are PS_ERR_DATA naming the variable and both shapes, located at the declaration
+ * (or at the value in the data file for int/real mismatches). *var receives the file's
+ * variable (NULL when absent). */
+ps_status sm_data_bind(lower_ctx *c, const ldecl *d, const sshape *shape, const ps_data *data,
+                       sval *out, const ps_data_var **var);
+/* Checks the constraint of a data variable (var from sm_data_bind: the error points at
+ * the element in the data file) or of a transformed data variable (data and var NULL: the
+ * error points at the declaration, with status). */
 ps_status sm_data_check_constraint(lower_ctx *c, const ldecl *d, const sval *value,
-                                   ps_status status);
+                                   const ps_data *data, const ps_data_var *var, ps_status status);
 
 #endif

@@ -63,7 +63,7 @@ static double bound_at(const sval *b, size_t i)
 }
 
 static bool check_bounds(const char *name, const sval *v, const sval *lower, const sval *upper,
-                         char *msg, size_t size)
+                         char *msg, size_t size, size_t *element)
 {
     size_t n = sshape_count(&v->s);
     for (size_t i = 0; i < n; i++) {
@@ -75,6 +75,7 @@ static bool check_bounds(const char *name, const sval *v, const sval *lower, con
                 sm_format_index(&v->s, i, at, sizeof at);
                 snprintf(msg, size, "%s%s is %.17g, but must be greater than or equal to %.17g",
                          name, at, x, lo);
+                *element = i;
                 return false;
             }
         }
@@ -84,6 +85,7 @@ static bool check_bounds(const char *name, const sval *v, const sval *lower, con
                 sm_format_index(&v->s, i, at, sizeof at);
                 snprintf(msg, size, "%s%s is %.17g, but must be less than or equal to %.17g", name,
                          at, x, hi);
+                *element = i;
                 return false;
             }
         }
@@ -129,7 +131,8 @@ static bool cholesky_ok(double *a, size_t n)
 }
 
 bool sm_check_constraint(const char *name, ps_stan_constraint c, const sval *value,
-                         const sval *lower, const sval *upper, double *work, char *msg, size_t size)
+                         const sval *lower, const sval *upper, double *work, char *msg, size_t size,
+                         size_t *element)
 {
     const sshape *s = &value->s;
     size_t cells = sshape_cells(s), per = (size_t)s->r * s->c;
@@ -140,7 +143,7 @@ bool sm_check_constraint(const char *name, ps_stan_constraint c, const sval *val
     case PS_STAN_C_UNIT_VECTOR:
         return true;
     case PS_STAN_C_BOUNDS:
-        return check_bounds(name, value, lower, upper, msg, size);
+        return check_bounds(name, value, lower, upper, msg, size, element);
     default:
         break;
     }
@@ -156,6 +159,7 @@ bool sm_check_constraint(const char *name, ps_stan_constraint c, const sval *val
                              "%s is not a valid simplex. %s[%zu] = %.17g, but should be greater "
                              "than or equal to 0",
                              cname, cname, i + 1, x[i]);
+                    *element = k * per + i;
                     return false;
                 }
                 sum += x[i];
@@ -163,6 +167,7 @@ bool sm_check_constraint(const char *name, ps_stan_constraint c, const sval *val
             if (per == 0 || !(fabs(sum - 1.0) <= TOLERANCE)) {
                 snprintf(msg, size, "%s is not a valid simplex. sum(%s) = %.17g, but should be 1",
                          cname, cname, sum);
+                *element = k * per;
                 return false;
             }
             break;
@@ -175,6 +180,7 @@ bool sm_check_constraint(const char *name, ps_stan_constraint c, const sval *val
                              "%s is not a valid positive_ordered vector. The element at 1 is "
                              "%.17g, but should be positive",
                              cname, x[0]);
+                    *element = k * per;
                     return false;
                 }
                 if (isnan(x[i]) || (i > 0 && !(x[i] > x[i - 1]))) {
@@ -182,6 +188,7 @@ bool sm_check_constraint(const char *name, ps_stan_constraint c, const sval *val
                              "%s is not a valid ordered vector. The element at %zu is %.17g, but "
                              "should be greater than the previous element, %.17g",
                              cname, i + 1, x[i], i > 0 ? x[i - 1] : NAN);
+                    *element = k * per + i;
                     return false;
                 }
             }
@@ -191,6 +198,7 @@ bool sm_check_constraint(const char *name, ps_stan_constraint c, const sval *val
             size_t R = s->r, C = s->c;
             if (c == PS_STAN_C_CHOLESKY_COV ? R < C : R != C) {
                 snprintf(msg, size, "%s is %zu x %zu, not a valid Cholesky factor", cname, R, C);
+                *element = k * per;
                 return false;
             }
             for (size_t j = 0; j < C; j++) {
@@ -198,6 +206,7 @@ bool sm_check_constraint(const char *name, ps_stan_constraint c, const sval *val
                     if (x[i + j * R] != 0.0) {
                         snprintf(msg, size, "%s is not lower triangular; %s[%zu,%zu] = %.17g",
                                  cname, cname, i + 1, j + 1, x[i + j * R]);
+                        *element = k * per + i + j * R;
                         return false;
                     }
                 if (!(x[j + j * R] > 0.0)) {
@@ -205,6 +214,7 @@ bool sm_check_constraint(const char *name, ps_stan_constraint c, const sval *val
                              "%s is not a valid Cholesky factor: the diagonal element %s[%zu,%zu] "
                              "= %.17g, but should be positive",
                              cname, cname, j + 1, j + 1, x[j + j * R]);
+                    *element = k * per + j + j * R;
                     return false;
                 }
             }
@@ -218,6 +228,7 @@ bool sm_check_constraint(const char *name, ps_stan_constraint c, const sval *val
                                  "%s is not a valid Cholesky factor of a correlation matrix: row "
                                  "%zu has length %.17g, but should have length 1",
                                  cname, i + 1, sqrt(ss));
+                        *element = k * per + i;
                         return false;
                     }
                 }
@@ -228,6 +239,7 @@ bool sm_check_constraint(const char *name, ps_stan_constraint c, const sval *val
             size_t K = s->r;
             if (s->c != K) {
                 snprintf(msg, size, "%s is %u x %u, not square", cname, s->r, s->c);
+                *element = k * per;
                 return false;
             }
             for (size_t j = 0; j < K; j++)
@@ -238,6 +250,7 @@ bool sm_check_constraint(const char *name, ps_stan_constraint c, const sval *val
                                  "%.17g",
                                  cname, cname, i + 1, j + 1, x[i + j * K], cname, j + 1, i + 1,
                                  x[j + i * K]);
+                        *element = k * per + i + j * K;
                         return false;
                     }
             if (c == PS_STAN_C_CORR_MATRIX)
@@ -247,6 +260,7 @@ bool sm_check_constraint(const char *name, ps_stan_constraint c, const sval *val
                                  "%s is not a valid correlation matrix. %s[%zu,%zu] is %.17g, but "
                                  "should be near 1",
                                  cname, cname, i + 1, i + 1, x[i + i * K]);
+                        *element = k * per + i + i * K;
                         return false;
                     }
             /* Positive definiteness: a Cholesky factorisation of a copy. */
@@ -255,6 +269,7 @@ bool sm_check_constraint(const char *name, ps_stan_constraint c, const sval *val
                     memcpy(work, x, K * K * sizeof(double));
                 if (!cholesky_ok(work, K)) {
                     snprintf(msg, size, "%s is not positive definite", cname);
+                    *element = k * per;
                     return false;
                 }
             }

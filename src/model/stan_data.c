@@ -1,239 +1,16 @@
 /*
- * The data of a compiled Stan model: reading the data file into named arrays, checking
- * each variable of the program's data block against it (presence, int/real, declared
- * sizes, constraints) and converting it to the model's layout.
- *
- * Stan JSON (CmdStan guide, "JSON format for CmdStan"): an object whose keys are variable
- * names; scalars are numbers, arrays, vectors and matrices nested arrays (a matrix is an
- * array of rows); "NaN", "Inf", "-Inf", "Infinity", "-Infinity" stand for the special
- * reals; an empty array is a container of size 0. Keys the program does not declare are
- * ignored.
+ * The data of a compiled Stan model: each variable of the program's data block checked
+ * against the arrays of the data file (src/data: Stan JSON or HDF5) -- presence, int or
+ * real, declared sizes, constraints -- and converted to the model's layout (matrix cells
+ * column-major). The rules are CmdStan's (src/data/data.h): a declared container of size 0
+ * may be missing or written as any empty array, an int declaration needs integer literals,
+ * a real one accepts ints, and keys the program does not declare are ignored.
  */
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "model/stan_build.h"
-
-struct sm_data {
-    char *path;
-    sm_data_var *vars;
-    size_t n_vars;
-    char **errors; /* per variable: why it could not be read (NULL when fine) */
-};
-
-const char *sm_data_path(const sm_data *data)
-{
-    return data->path;
-}
-
-void sm_data_destroy(sm_data **data)
-{
-    if (data == NULL || *data == NULL)
-        return;
-    sm_data *d = *data;
-    for (size_t i = 0; i < d->n_vars; i++) {
-        ps_free((char *)d->vars[i].name);
-        ps_free((double *)d->vars[i].real_values);
-        ps_free((int *)d->vars[i].int_values);
-        if (d->errors)
-            ps_free(d->errors[i]);
-    }
-    ps_free(d->vars);
-    ps_free(d->errors);
-    ps_free(d->path);
-    ps_free(d);
-    *data = NULL;
-}
-
-const sm_data_var *sm_data_find(const sm_data *data, const char *name)
-{
-    if (data == NULL)
-        return NULL;
-    for (size_t i = 0; i < data->n_vars; i++)
-        if (strcmp(data->vars[i].name, name) == 0)
-            return &data->vars[i];
-    return NULL;
-}
-
-static const char *data_error(const sm_data *data, const sm_data_var *v)
-{
-    return data->errors ? data->errors[v - data->vars] : NULL;
-}
-
-/* A number of Stan JSON: a JSON number or one of the special strings. */
-static bool json_number(const cJSON *j, double *x, bool *integral)
-{
-    if (cJSON_IsNumber(j)) {
-        *x = j->valuedouble;
-        *integral = *x == floor(*x) && fabs(*x) < 9.007199254740992e15;
-        return true;
-    }
-    if (cJSON_IsString(j)) {
-        const char *s = j->valuestring;
-        *integral = false;
-        if (strcmp(s, "NaN") == 0 || strcmp(s, "nan") == 0) {
-            *x = NAN;
-            return true;
-        }
-        if (strcmp(s, "Inf") == 0 || strcmp(s, "Infinity") == 0 || strcmp(s, "+Inf") == 0 ||
-            strcmp(s, "inf") == 0) {
-            *x = INFINITY;
-            return true;
-        }
-        if (strcmp(s, "-Inf") == 0 || strcmp(s, "-Infinity") == 0 || strcmp(s, "-inf") == 0) {
-            *x = -INFINITY;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* The shape of a nested array: dims of the first element at each level, checked to be
- * rectangular when the values are collected. */
-static bool json_shape(const cJSON *j, sm_data_var *v)
-{
-    v->ndim = 0;
-    while (cJSON_IsArray(j)) {
-        if (v->ndim >= PS_MODEL_MAX_DIMS)
-            return false;
-        int n = cJSON_GetArraySize(j);
-        v->dims[v->ndim++] = (size_t)n;
-        if (n == 0)
-            break;
-        j = j->child;
-    }
-    return true;
-}
-
-static bool json_collect(const cJSON *j, const sm_data_var *v, int level, double *out, size_t *k,
-                         bool *all_int, char *err, size_t err_size)
-{
-    if (level == v->ndim) {
-        double x;
-        bool integral;
-        if (!json_number(j, &x, &integral)) {
-            snprintf(err, err_size, "a value is not a number");
-            return false;
-        }
-        *all_int = *all_int && integral;
-        out[(*k)++] = x;
-        return true;
-    }
-    if (!cJSON_IsArray(j) || (size_t)cJSON_GetArraySize(j) != v->dims[level]) {
-        snprintf(err, err_size, "the nested arrays are not rectangular");
-        return false;
-    }
-    for (const cJSON *c = j->child; c != NULL; c = c->next)
-        if (!json_collect(c, v, level + 1, out, k, all_int, err, err_size))
-            return false;
-    return true;
-}
-
-static ps_status read_var(const cJSON *item, sm_data_var *v, char **error)
-{
-    char err[256] = "";
-    *error = NULL;
-    if (!json_shape(item, v)) {
-        snprintf(err, sizeof err, "it has more than %d dimensions", PS_MODEL_MAX_DIMS);
-    } else {
-        size_t n = 1;
-        bool empty = v->ndim > 0 && v->dims[v->ndim - 1] == 0;
-        for (int i = 0; i < v->ndim; i++)
-            if (!ps_size_mul(n, v->dims[i], &n))
-                n = SIZE_MAX;
-        if (empty)
-            n = 0;
-        if (n > ((size_t)1 << 32)) {
-            snprintf(err, sizeof err, "it is too large");
-        } else {
-            double *vals = NULL;
-            PS_CHECK(ps_alloc_array(&vals, n + 1, sizeof(double), "data values"));
-            v->real_values = vals;
-            v->n = n;
-            size_t k = 0;
-            bool all_int = true;
-            if (n > 0 && !json_collect(item, v, 0, vals, &k, &all_int, err, sizeof err)) {
-                /* err set */
-            } else {
-                v->is_int = all_int;
-                if (all_int) {
-                    bool fits = true;
-                    for (size_t i = 0; i < n; i++)
-                        fits = fits && vals[i] >= -2147483648.0 && vals[i] <= 2147483647.0;
-                    if (fits) {
-                        int *iv = NULL;
-                        PS_CHECK(ps_alloc_array(&iv, n + 1, sizeof(int), "data values"));
-                        for (size_t i = 0; i < n; i++)
-                            iv[i] = (int)vals[i];
-                        v->int_values = iv;
-                    }
-                }
-                return PS_OK;
-            }
-        }
-    }
-    *error = ps_strdup(err);
-    if (*error == NULL)
-        return ps_error(PS_ERR_MEM, "out of memory reading data");
-    return PS_OK;
-}
-
-ps_status sm_data_read(const char *path, sm_data **out)
-{
-    ps_status status = PS_OK;
-    char *text = NULL;
-    size_t len = 0;
-    cJSON *root = NULL;
-    *out = NULL;
-    sm_data *d = ps_calloc(1, sizeof *d);
-    if (d == NULL)
-        return ps_error(PS_ERR_MEM, "out of memory reading data");
-    d->path = ps_strdup(path);
-    if (d->path == NULL) {
-        status = ps_error(PS_ERR_MEM, "out of memory reading data");
-        goto done;
-    }
-    PS_TRY(ps_file_read(path, &text, &len));
-    root = cJSON_ParseWithLength(text, len);
-    if (root == NULL) {
-        const char *at = cJSON_GetErrorPtr();
-        size_t offset = at && at >= text && at <= text + len ? (size_t)(at - text) : 0;
-        status = ps_error_at_offset(PS_ERR_DATA, path, text, len, offset,
-                                    "this is not valid JSON (Stan JSON data expected)");
-        goto done;
-    }
-    if (!cJSON_IsObject(root)) {
-        status = ps_error(PS_ERR_DATA,
-                          "%s: error: Stan JSON data must be an object {\"name\": "
-                          "value, ...}",
-                          path);
-        goto done;
-    }
-    size_t n = (size_t)cJSON_GetArraySize(root);
-    PS_TRY(ps_alloc_array(&d->vars, n + 1, sizeof *d->vars, "data variables"));
-    PS_TRY(ps_alloc_array(&d->errors, n + 1, sizeof *d->errors, "data variables"));
-    for (const cJSON *item = root->child; item != NULL; item = item->next) {
-        sm_data_var *v = &d->vars[d->n_vars];
-        v->name = ps_strdup(item->string ? item->string : "");
-        if (v->name == NULL) {
-            status = ps_error(PS_ERR_MEM, "out of memory reading data");
-            goto done;
-        }
-        d->n_vars++;
-        PS_TRY(read_var(item, v, &d->errors[d->n_vars - 1]));
-    }
-    *out = d;
-    d = NULL;
-done:
-    cJSON_Delete(root);
-    ps_free(text);
-    sm_data_destroy(&d);
-    return status;
-}
 
 /* ---------------------------------------------------------------------------------------
  * Binding the data block
@@ -324,7 +101,7 @@ static void describe_decl(const ldecl *d, const sshape *s, char *buf, size_t siz
     ps_strbuf_fini(&sb);
 }
 
-static void describe_file_shape(const sm_data_var *v, char *buf, size_t size)
+static void describe_file_shape(const ps_data_var *v, char *buf, size_t size)
 {
     if (v->ndim == 0) {
         snprintf(buf, size, "a scalar");
@@ -349,31 +126,37 @@ static ps_status oom_data(void)
     return ps_error(PS_ERR_MEM, "out of memory storing the data");
 }
 
-ps_status sm_data_bind(lower_ctx *c, const ldecl *d, const sshape *shape, const sm_data *data,
-                       sval *out)
+/* An empty value of the declared shape (a size-0 container missing from the file). */
+static ps_status empty_value(lower_ctx *c, const sshape *shape, sval *out)
+{
+    memset(out, 0, sizeof *out);
+    out->s = *shape;
+    if (shape->base == PS_STAN_INT) {
+        int *iv = sm_arena_alloc(&c->m->arena, sizeof(int));
+        if (iv == NULL)
+            return oom_data();
+        out->iv = iv;
+        return PS_OK;
+    }
+    double *x = sm_arena_alloc(&c->m->arena, sizeof(double));
+    if (x == NULL)
+        return oom_data();
+    sval_set_real(out, ps_ad_data(x, 0, 0), shape);
+    return PS_OK;
+}
+
+ps_status sm_data_bind(lower_ctx *c, const ldecl *d, const sshape *shape, const ps_data *data,
+                       sval *out, const ps_data_var **var)
 {
     const stan_model *m = c->m;
     const char *name = d->name;
-    const sm_data_var *v = sm_data_find(data, name);
+    const ps_data_var *v = data ? ps_data_find(data, name) : NULL;
+    *var = v;
+    size_t count = sshape_count(shape);
     char decl[256], file[128];
     describe_decl(d, shape, decl, sizeof decl);
-    if (v == NULL && sshape_count(shape) == 0) {
-        /* A container of declared size 0 may be left out of the file (as CmdStan). */
-        memset(out, 0, sizeof *out);
-        out->s = *shape;
-        if (shape->base == PS_STAN_INT) {
-            int *iv = sm_arena_alloc(&c->m->arena, sizeof(int));
-            if (iv == NULL)
-                return oom_data();
-            out->iv = iv;
-            return PS_OK;
-        }
-        double *x = sm_arena_alloc(&c->m->arena, sizeof(double));
-        if (x == NULL)
-            return oom_data();
-        sval_set_real(out, ps_ad_data(x, 0, 0), shape);
-        return PS_OK;
-    }
+    if (v == NULL && count == 0)
+        return empty_value(c, shape, out); /* a size-0 container may be missing (CmdStan) */
     if (v == NULL) {
         if (data == NULL)
             return ps_stan_program_error_at(m->prog, PS_ERR_DATA, d->decl->offset,
@@ -382,13 +165,8 @@ ps_status sm_data_bind(lower_ctx *c, const ldecl *d, const sshape *shape, const 
                                             name, decl);
         return ps_stan_program_error_at(m->prog, PS_ERR_DATA, d->decl->offset,
                                         "'%s' (%s) is missing from the data file %s", name, decl,
-                                        sm_data_path(data));
+                                        ps_data_path(data));
     }
-    const char *err = data_error(data, v);
-    if (err != NULL)
-        return ps_stan_program_error_at(m->prog, PS_ERR_DATA, d->decl->offset,
-                                        "'%s' in the data file %s cannot be read: %s", name,
-                                        sm_data_path(data), err);
     /* The expected dimensions: array sizes, then the element's. */
     size_t want[PS_STAN_MAX_ARRAY_DIMS + 2];
     int nw = 0;
@@ -402,44 +180,26 @@ ps_status sm_data_bind(lower_ctx *c, const ldecl *d, const sshape *shape, const 
         want[nw++] = shape->r;
         want[nw++] = shape->c;
     }
-    size_t count = sshape_count(shape);
     bool ok = v->ndim == nw;
     for (int i = 0; ok && i < nw; i++)
         ok = v->dims[i] == want[i];
-    /* An empty container may be written [] whatever its declared dimensions. */
-    if (!ok && count == 0 && v->n == 0 && v->ndim >= 1)
-        ok = true;
+    /* Both empty: accepted whatever the shapes, since "[]" cannot state inner extents. */
+    if (!ok && count == 0 && v->size == 0)
+        return empty_value(c, shape, out);
     if (!ok) {
         describe_file_shape(v, file, sizeof file);
         return ps_stan_program_error_at(m->prog, PS_ERR_DATA, d->decl->offset,
                                         "'%s': declared %s, the data file %s has %s", name, decl,
-                                        sm_data_path(data), file);
+                                        ps_data_path(data), file);
     }
-    bool is_int = shape->base == PS_STAN_INT;
-    if (is_int && !v->is_int) {
-        size_t k = 0;
-        while (k < v->n && v->real_values[k] == floor(v->real_values[k]))
-            k++;
-        char at[64];
-        sm_format_index(shape, k < v->n ? k : 0, at, sizeof at);
-        return ps_stan_program_error_at(m->prog, PS_ERR_DATA, d->decl->offset,
-                                        "'%s' is declared %s, but the data file %s has the "
-                                        "non-integer value %.17g at '%s%s'",
-                                        name, decl, sm_data_path(data),
-                                        k < v->n ? v->real_values[k] : NAN, name, at);
-    }
-    if (is_int && v->int_values == NULL && count > 0)
-        return ps_stan_program_error_at(m->prog, PS_ERR_DATA, d->decl->offset,
-                                        "'%s' in the data file %s has values that do not fit in "
-                                        "a 32-bit int",
-                                        name, sm_data_path(data));
     memset(out, 0, sizeof *out);
-    if (is_int) {
+    if (shape->base == PS_STAN_INT) {
+        PS_CHECK(ps_data_require_int(data, v));
         int *iv = sm_arena_alloc(&c->m->arena, (count + 1) * sizeof(int));
         if (iv == NULL)
             return oom_data();
-        if (count > 0)
-            memcpy(iv, v->int_values, count * sizeof(int));
+        for (size_t i = 0; i < count; i++)
+            iv[i] = (int)v->ints[i];
         out->s = *shape;
         out->iv = iv;
         out->x = ps_ad_data(NULL, 0, 0);
@@ -454,16 +214,28 @@ ps_status sm_data_bind(lower_ctx *c, const ldecl *d, const sshape *shape, const 
         for (size_t k = 0; k < cells; k++)
             for (size_t i = 0; i < R; i++)
                 for (size_t j = 0; j < C; j++)
-                    x[k * per + j * R + i] = v->real_values[k * per + i * C + j];
-    } else if (count > 0) {
-        memcpy(x, v->real_values, count * sizeof(double));
+                    x[k * per + j * R + i] = ps_data_real(v, k * per + i * C + j);
+    } else {
+        for (size_t i = 0; i < count; i++)
+            x[i] = ps_data_real(v, i);
     }
     sval_set_real(out, ps_ad_data(x, 0, 0), shape);
     return PS_OK;
 }
 
+/* The row-major position in the file of the model's flat element k (matrix cells are
+ * column-major in the model). */
+static size_t file_index(const sshape *s, size_t k)
+{
+    if (s->base != PS_STAN_MATRIX)
+        return k;
+    size_t per = (size_t)s->r * s->c, cell = k / per, w = k % per;
+    size_t row = w % s->r, col = w / s->r;
+    return cell * per + row * s->c + col;
+}
+
 ps_status sm_data_check_constraint(lower_ctx *c, const ldecl *d, const sval *value,
-                                   ps_status status)
+                                   const ps_data *data, const ps_data_var *var, ps_status status)
 {
     if (d->constraint == PS_STAN_C_NONE || d->constraint == PS_STAN_C_AFFINE)
         return PS_OK;
@@ -494,7 +266,17 @@ ps_status sm_data_check_constraint(lower_ctx *c, const ldecl *d, const sval *val
     size_t cell = (size_t)value->s.r * value->s.c;
     PS_CHECK(ps_ad_alloc(f->tape, cell + 1, &work));
     char msg[512];
-    if (!sm_check_constraint(d->name, d->constraint, value, plo, phi, work, msg, sizeof msg))
-        return ps_stan_program_error_at(c->m->prog, status, d->decl->offset, "%s", msg);
-    return PS_OK;
+    size_t element = 0;
+    if (sm_check_constraint(d->name, d->constraint, value, plo, phi, work, msg, sizeof msg,
+                            &element))
+        return PS_OK;
+    if (data != NULL && var != NULL && element < var->size) {
+        /* Point at the offending value in the data file, and say where it was declared. */
+        size_t len = 0, line = 0, col = 0;
+        const char *text = ps_stan_program_text(c->m->prog, &len);
+        ps_text_position(text, len, d->decl->offset, &line, &col);
+        return ps_data_error(data, var, file_index(&value->s, element), PS_ERR_DATA,
+                             "%s (declared in %s, line %zu)", msg, c->m->path, line);
+    }
+    return ps_stan_program_error_at(c->m->prog, status, d->decl->offset, "%s", msg);
 }

@@ -382,10 +382,11 @@ ps_status sm_decl_shape(frame *f, const ldecl *d, sshape *shape);
 /* Checks the values of a variable (layout as in sval) against its declared constraint;
  * bounds are values of 1 or n elements (NULL for none). work (r*c doubles of one cell, or
  * NULL to skip the positive-definiteness test) is scratch. On a violation writes a
- * sentence naming the variable and element into msg and returns false. */
+ * sentence naming the variable and element into msg, the flat position of the offending
+ * element (or of its cell) into *element, and returns false. */
 bool sm_check_constraint(const char *name, ps_stan_constraint c, const sval *value,
                          const sval *lower, const sval *upper, double *work, char *msg,
-                         size_t msg_size);
+                         size_t msg_size, size_t *element);
 /* Formats the 1-based index of flat element k of shape s ("[2,3]" or ""). */
 void sm_format_index(const sshape *s, size_t k, char *buf, size_t size);
 

@@ -237,7 +237,9 @@ static ps_status check_tparams(const stan_model *m, frame *f)
         if (st != PS_OK)
             return locate_decl(f, d, st);
         char msg[512];
-        if (!sm_check_constraint(d->name, d->constraint, &v, plo, phi, work, msg, sizeof msg)) {
+        size_t element = 0;
+        if (!sm_check_constraint(d->name, d->constraint, &v, plo, phi, work, msg, sizeof msg,
+                                 &element)) {
             snprintf(f->message, sizeof f->message, "%s", msg);
             size_t len = 0, line = 0, col = 0;
             const char *text = ps_stan_program_text(m->prog, &len);
@@ -412,7 +414,7 @@ static ps_status free_size(lower_ctx *c, const ldecl *d, size_t *out)
 }
 
 /* The data block: sizes in order, each variable checked against the file. */
-static ps_status build_data(lower_ctx *c, const sm_data *data)
+static ps_status build_data(lower_ctx *c, const ps_data *data)
 {
     size_t n = 0;
     ps_stan_decl *const *vars = ps_stan_program_vars(c->m->prog, PS_STAN_BLOCK_DATA, &n);
@@ -420,13 +422,14 @@ static ps_status build_data(lower_ctx *c, const sm_data *data)
         ldecl *ld = NULL;
         PS_CHECK(sm_lower_decl(c, vars[i], true, &ld));
         sval v;
-        PS_CHECK(sm_data_bind(c, ld, &ld->shape, data, &v));
+        const ps_data_var *var = NULL;
+        PS_CHECK(sm_data_bind(c, ld, &ld->shape, data, &v, &var));
         dinfo *info = NULL;
         PS_CHECK(sm_dinfo_add(c, vars[i], &info));
         info->is_const = true;
         info->cval = v;
         info->ld = ld;
-        PS_CHECK(sm_data_check_constraint(c, ld, &v, PS_ERR_DATA));
+        PS_CHECK(sm_data_check_constraint(c, ld, &v, data, var, PS_ERR_DATA));
     }
     return PS_OK;
 }
@@ -465,7 +468,7 @@ static ps_status build_tdata(lower_ctx *c, vstate **cf_vars)
         info->is_const = true;
         info->cval = p;
         if (ld != NULL)
-            PS_CHECK(sm_data_check_constraint(c, ld, &p, PS_ERR_MODEL));
+            PS_CHECK(sm_data_check_constraint(c, ld, &p, NULL, NULL, PS_ERR_MODEL));
     }
     /* The construction tape is reused for folding from here on. */
     ps_ad_tape_begin(f->tape, false);
@@ -572,7 +575,7 @@ ps_status sm_model_create(const sm_options *opt, ps_model **out)
     ps_status status = PS_OK;
     *out = NULL;
     const char *stan_path = opt->stan_path, *data_path = opt->data_path;
-    sm_data *data = NULL;
+    ps_data *data = NULL;
     lower_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     frame cf;
@@ -592,7 +595,7 @@ ps_status sm_model_create(const sm_options *opt, ps_model **out)
         PS_TRY(ps_stan_program_parse_file(stan_path, &m->prog));
     m->path = ps_stan_program_path(m->prog);
     if (data_path != NULL && data_path[0] != '\0')
-        PS_TRY(sm_data_read(data_path, &data));
+        PS_TRY(ps_data_read_file(data_path, &data));
 
     ctx.m = m;
     ctx.cf = &cf;
@@ -644,7 +647,7 @@ done:
     ps_ad_tape_destroy(&cf.tape);
     ps_free(cf_vars);
     ps_free(ctx.dmap);
-    sm_data_destroy(&data);
+    ps_data_destroy(&data);
     return status;
 }
 

@@ -5,6 +5,7 @@
  * layout, data checks and their messages, located errors, rejections, no allocation after
  * warm-up, several threads on one model, and allocation failures during construction.
  */
+#include <hdf5.h>
 #include <pthread.h>
 
 #include "core/core.h"
@@ -737,7 +738,7 @@ static void test_data_errors(void)
     expect_error("no data file", prog, NULL, PS_ERR_DATA,
                  (const char *[]){"'J'", "no data file", NULL});
     expect_error("int expected", prog, "{\"J\": 2.5, \"y\": [1, 2], \"sigma\": [1, 1]}",
-                 PS_ERR_DATA, (const char *[]){"'J'", "non-integer value 2.5", NULL});
+                 PS_ERR_DATA, (const char *[]){"'J' must hold ints, but J is 2.5", ":1:7:", NULL});
     expect_error("lower bound", prog, "{\"J\": 2, \"y\": [1, 2], \"sigma\": [1, -3]}", PS_ERR_DATA,
                  (const char *[]){"sigma[2] is -3, but must be greater than or equal to 0", NULL});
     expect_error("negative size", prog, "{\"J\": -1, \"y\": [], \"sigma\": []}", PS_ERR_DATA,
@@ -759,7 +760,7 @@ static void test_data_errors(void)
         "{\"S\": [[1, 2], [2, 1]]}", PS_ERR_DATA,
         (const char *[]){"S is not positive definite", NULL});
     expect_error("bad json", prog, "{\"J\": 2, \"y\": [1, 2}", PS_ERR_DATA,
-                 (const char *[]){"not valid JSON", NULL});
+                 (const char *[]){"expected ',' or ']'", NULL});
     /* A container of size 0 may be missing from the file. */
     ps_model *me = compile_ok("missing empty",
                               "data { int N; vector[N] y; array[N, 2] int k; }\n"
@@ -777,6 +778,50 @@ static void test_data_errors(void)
         CHECK_CLOSE(lp_at(m, &mu, NULL), 14.0, 1e-15, "X[1, 2] * mu from a row-major file");
         ps_model_destroy(&m);
     }
+}
+
+/* The same data from an HDF5 file: one dataset per variable (src/data). */
+static void test_hdf5_data(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/data.h5", stt_scratch);
+    hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    CHECK(file >= 0, "cannot create %s", path);
+    if (file < 0)
+        return;
+    int n = 3;
+    double y[3] = {0.5, 1.5, -0.25};
+    double X[3][2] = {{1, 2}, {3, 4}, {5, 6}}; /* row-major, as HDF5 stores it */
+    hid_t scalar = H5Screate(H5S_SCALAR);
+    hid_t d = H5Dcreate2(file, "N", H5T_NATIVE_INT, scalar, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, &n);
+    H5Dclose(d);
+    H5Sclose(scalar);
+    hsize_t dy[1] = {3}, dx[2] = {3, 2};
+    hid_t sy = H5Screate_simple(1, dy, NULL), sx = H5Screate_simple(2, dx, NULL);
+    d = H5Dcreate2(file, "y", H5T_NATIVE_DOUBLE, sy, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, y);
+    H5Dclose(d);
+    d = H5Dcreate2(file, "X", H5T_NATIVE_DOUBLE, sx, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, X);
+    H5Dclose(d);
+    H5Sclose(sy);
+    H5Sclose(sx);
+    H5Fclose(file);
+    char spath[512];
+    stt_write("h5.stan",
+              "data { int N; vector[N] y; matrix[N, 2] X; }\nparameters { real mu; }\n"
+              "model { target += mu * (sum(y) + X[3, 1] * 10 + X[1, 2] * 100); }\n",
+              spath, sizeof spath);
+    ps_model *m = NULL;
+    ps_status st = ps_model_stan_create(spath, path, 1, &m);
+    CHECK(st == PS_OK, "HDF5 data: %s", ps_error_message());
+    if (m != NULL) {
+        double mu = 1.0;
+        CHECK_CLOSE(lp_at(m, &mu, NULL), 1.75 + 50.0 + 200.0, 1e-14, "values from HDF5 data");
+    }
+    ps_model_destroy(&m);
+    ps_error_clear();
 }
 
 static void test_program_errors(void)
@@ -1072,6 +1117,7 @@ int main(void)
     test_transforms();
     test_gradients();
     test_data_errors();
+    test_hdf5_data();
     test_program_errors();
     test_runtime_errors();
     test_no_allocation();
