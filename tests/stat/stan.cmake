@@ -27,5 +27,12 @@ set(PSAMPLE_STAN_T12
   mesquite-logmesquite_logvas mesquite-logmesquite_logvolume mesquite-mesquite nes1972-nes
   nes1976-nes nes1980-nes nes1984-nes nes1988-nes nes1992-nes nes1996-nes sblrc-blr)
 foreach(p ${PSAMPLE_STAN_T12})
-  ps_add_stat_stan(stat_long_stan_${p} stat_long 3600 --draws 2500 ${p})
+  if(p STREQUAL "eight_schools-eight_schools_centered")
+    # The centred parameterisation is a funnel: with Stan's default target acceptance 0.8
+    # NUTS diverges often and R-hat of tau stays above 1.05 (as in Stan); its users raise
+    # adapt_delta, and so does this test.
+    ps_add_stat_stan(stat_long_stan_${p} stat_long 3600 --draws 2500 --target-accept 0.99 ${p})
+  else()
+    ps_add_stat_stan(stat_long_stan_${p} stat_long 3600 --draws 2500 ${p})
+  endif()
 endforeach()

@@ -1,7 +1,8 @@
 /*
  * posteriordb reference posteriors recovered by NUTS on programs compiled by psample.
  *
- * usage: stat_stan_posteriordb [--draws N] POSTERIOR...   (names as in INDEX.tsv)
+ * usage: stat_stan_posteriordb [--draws N] [--target-accept D] POSTERIOR...
+ *        (names as in INDEX.tsv; defaults 1000 draws, target acceptance 0.8)
  *
  * Each posterior: the program compiled with its data, 4 chains (ids 0-3, fixed seed) of
  * Stan's NUTS with diagonal metric and windowed adaptation through the chain API
@@ -53,6 +54,8 @@ static int read_reference(const char *path, ref_col **cols, int *n)
     return 1;
 }
 
+static double target_accept = 0.8;
+
 static void run_posterior(const char *shared, const char *posterior, size_t n_draws)
 {
     char stan[1024], data[1024], summary[1024];
@@ -73,6 +76,7 @@ static void run_posterior(const char *shared, const char *posterior, size_t n_dr
     ps_chain_settings s;
     ps_chain_settings_default(&s);
     s.seed = 20261124;
+    s.target_accept = target_accept;
     stat_run r;
     if (stat_sample(m, &s, 4, n_draws, true, &r)) {
         ps_diag_workspace *dws = NULL;
@@ -117,9 +121,12 @@ int main(int argc, char **argv)
     ps_log_set_level(PS_LOG_ERROR);
     size_t n_draws = 1000;
     int first = 1;
-    if (argc > 2 && strcmp(argv[1], "--draws") == 0) {
-        n_draws = (size_t)atoi(argv[2]);
-        first = 3;
+    while (argc > first + 1 && strncmp(argv[first], "--", 2) == 0) {
+        if (strcmp(argv[first], "--draws") == 0)
+            n_draws = (size_t)atoi(argv[first + 1]);
+        else if (strcmp(argv[first], "--target-accept") == 0)
+            target_accept = atof(argv[first + 1]);
+        first += 2;
     }
     for (int i = first; i < argc; i++)
         run_posterior(shared, argv[i], n_draws);
