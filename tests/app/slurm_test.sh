@@ -1,0 +1,351 @@
+#!/usr/bin/env bash
+# The Slurm templates (scripts/slurm/*.sbatch) under a real Slurm started on this machine:
+# a job is told to stop mid-run, psample checkpoints and exits 3, the job requeues itself,
+# resumes and finishes, and its trace must be bit-identical to an uninterrupted run's.
+#
+# usage: slurm_test.sh PSAMPLE MODEL_LIBRARY DATA_JSON TEMPLATE...
+#
+# Installs nothing: Slurm and munge come from `scripts/install-deps --slurm`. Skips (exit
+# 77) with the reason when they are missing, when not run as root, or when the daemons do
+# not start. Starts munged, slurmctld and slurmd by hand (no systemd) with every file in a
+# temporary folder and every address on loopback, and stops all of them and every process
+# of their jobs on exit, also on failure. Bounded in time by its own deadline (below
+# CTest's TIMEOUT, so that the cleanup always runs).
+#
+# Why the stop request is sent with `scancel --batch --signal=USR1` instead of waiting for
+# the time limit: slurmctld checks the --signal lead time in a periodic background pass
+# (the sbatch man page: the signal may come up to 60 s early), and the shortest --time is
+# one minute, so a time-limit signal cannot be placed inside a run of a few seconds, and a
+# requeued job with the same limit would be signalled again. `scancel --batch` makes
+# slurmctld and slurmd deliver the same signal that `#SBATCH --signal=B:USR1@...` delivers
+# (USR1 to the batch shell only) at a moment the test chooses: when the job's log shows
+# psample sampling. The jobs are submitted with a lead time shorter than their time limit
+# so that the periodic pass never fires on its own.
+#
+# Environment: PSAMPLE_SLURM_TEST_KEEP=1 keeps the temporary folder (logs, traces);
+# PSAMPLE_SLURM_TEST_DRAWS sets the sampling iterations per chain (default 300000, every
+# 300th kept), which must last a few seconds for the stop request to land mid-run.
+set -uo pipefail
+
+if [ $# -lt 4 ]; then
+  echo "usage: $0 PSAMPLE MODEL_LIBRARY DATA_JSON TEMPLATE..." >&2
+  exit 2
+fi
+psample=$1 model=$2 data=$3
+shift 3
+templates=("$@")
+here=$(cd "$(dirname "$0")" && pwd)
+python=${PSAMPLE_PYTHON:-/usr/bin/python3}
+[ -x "$python" ] || python=python3
+draws=${PSAMPLE_SLURM_TEST_DRAWS:-300000}
+thin=$((draws / 1000 > 0 ? draws / 1000 : 1))
+
+start=$SECONDS
+deadline=$((SECONDS + 240)) # the whole test; CTest's TIMEOUT is larger
+say() { printf '[slurm-test %3ds] %s\n' "$((SECONDS - start))" "$*"; }
+skip() {
+  say "SKIP: $*"
+  exit 77
+}
+failures=0
+fail() {
+  say "FAILED: $*"
+  failures=$((failures + 1))
+}
+abort() {
+  say "FAILED: $*"
+  failures=$((failures + 1))
+  show_logs
+  exit 1
+}
+left() { # seconds left before the deadline, at least 1
+  local s=$((deadline - SECONDS))
+  echo $((s > 0 ? s : 1))
+}
+
+# ---- What must be here ----
+[ "$(id -u)" -eq 0 ] || skip "must run as root: slurmd launches jobs as their owner and the test runs slurmctld, slurmd and munged as root (SlurmUser=root)"
+for cmd in munged munge slurmctld slurmd sbatch scontrol sinfo squeue scancel srun mpirun timeout; do
+  command -v "$cmd" >/dev/null 2>&1 ||
+    skip "'$cmd' not found: install Slurm and munge with scripts/install-deps --slurm"
+done
+for f in "$psample" "$model" "$data" "${templates[@]}"; do
+  [ -e "$f" ] || skip "$f does not exist (build psample first)"
+done
+psample=$(realpath "$psample") model=$(realpath "$model") data=$(realpath "$data")
+for i in "${!templates[@]}"; do templates[i]=$(realpath "${templates[i]}"); done
+"$python" -c 'import h5py, numpy' 2>/dev/null || skip "$python cannot import h5py and numpy"
+
+# ---- Temporary cluster folder and cleanup ----
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/psample-slurm.XXXXXX") || abort "mktemp failed"
+# munged wants the path to its socket executable by all.
+chmod 755 "$tmp"
+mkdir -p "$tmp"/{munge,state,spool,log,jobs}
+chmod 755 "$tmp/munge"
+# Every daemon and job process carries this variable: cleanup finds leftovers by it.
+export PSAMPLE_SLURM_TEST="$tmp"
+export SLURM_CONF="$tmp/slurm.conf"
+
+show_logs() {
+  local f
+  for f in "$tmp"/log/*.log "$tmp"/munge/munged.log "$tmp"/jobs/*.out; do
+    [ -s "$f" ] || continue
+    echo "----- last lines of $f"
+    tail -n 40 "$f"
+  done
+}
+pid_of() { # pid in a pid file, if that process still runs
+  local p
+  p=$(cat "$1" 2>/dev/null) || return 1
+  [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "$p"
+}
+stop_pid() { # PID NAME: SIGTERM, up to 5 s, then SIGKILL
+  local p=$1 i
+  kill -TERM "$p" 2>/dev/null || return 0
+  for i in $(seq 50); do
+    kill -0 "$p" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  say "cleanup: $2 (pid $p) ignored SIGTERM, killing it"
+  kill -KILL "$p" 2>/dev/null || true
+}
+leftovers() { # pids of processes started by this test (by the variable in their environment)
+  local d p vars
+  for d in /proc/[0-9]*; do
+    p=${d#/proc/}
+    [ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
+    mapfile -d '' vars 2>/dev/null <"$d/environ" || continue
+    case " ${vars[*]} " in *" PSAMPLE_SLURM_TEST=$tmp "*) echo "$p" ;; esac
+  done
+}
+cleanup() {
+  local p jobs n=0
+  trap - EXIT INT TERM
+  if pid_of "$tmp/slurmctld.pid" >/dev/null; then
+    jobs=$(timeout 10 squeue -h -o %i 2>/dev/null)
+    if [ -n "$jobs" ]; then
+      say "cleanup: cancelling jobs $jobs"
+      # shellcheck disable=SC2086 # one word per job id
+      timeout 10 scancel $jobs 2>/dev/null
+      sleep 2
+    fi
+  fi
+  for name in slurmd slurmctld munge/munged; do
+    p=$(pid_of "$tmp/$name.pid") && stop_pid "$p" "${name#*/}"
+  done
+  # Job processes left behind (slurmstepd, batch shells, launchers, psample ranks).
+  for p in $(leftovers); do
+    kill -KILL "$p" 2>/dev/null && n=$((n + 1))
+  done
+  [ "$n" -gt 0 ] && say "cleanup: killed $n leftover job processes"
+  if [ "${PSAMPLE_SLURM_TEST_KEEP:-0}" = 1 ] || [ "$failures" -gt 0 ]; then
+    say "kept $tmp"
+  else
+    rm -rf "$tmp"
+  fi
+}
+trap cleanup EXIT
+trap 'abort "interrupted"' INT TERM
+
+# ---- The run: configuration and the uninterrupted reference ----
+cpus=$(nproc)
+np=$((cpus >= 2 ? 2 : 1))
+cat >"$tmp/run.toml" <<EOF
+[model]
+library = "$model"
+
+[data]
+file = "$data"
+
+[sampler]
+chains = 4
+warmup = 300
+draws = $draws
+thin = $thin
+seed = 20261124
+
+[output]
+file = "$tmp/unused.h5"
+EOF
+export PSAMPLE_PROGRESS_SECONDS=1
+say "reference: mpirun -n $np psample run (draws=$draws, thin=$thin), uninterrupted"
+timeout "$(left)" mpirun -n "$np" "$psample" run "$tmp/run.toml" \
+  --set "output.file=$tmp/reference.h5" >"$tmp/reference.out" 2>"$tmp/reference.err"
+rc=$?
+[ "$rc" -eq 0 ] || abort "the reference run exited with $rc: $(tail -n 5 "$tmp/reference.err")"
+ref_digest=$(sed -n 's/^draws digest: \([0-9a-f]\{16\}\)$/\1/p' "$tmp/reference.out")
+[ -n "$ref_digest" ] || abort "the reference run printed no draws digest"
+say "reference: draws digest $ref_digest ($((SECONDS - start)) s so far)"
+
+# ---- Slurm configuration, all on loopback ----
+read -r ctld_port slurmd_port < <("$python" -c '
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))') || abort "could not find free ports"
+node=$(hostname -s)
+# The hardware line of this node as slurmd sees it (CPUs, sockets, cores, memory), so the
+# node registers without being drained for a mismatch.
+hw=$(slurmd -C 2>/dev/null | head -n 1 | sed -n 's/^NodeName=[^ ]* //p')
+[ -n "$hw" ] || hw="CPUs=$cpus"
+cat >"$SLURM_CONF" <<EOF
+# Written by $0: a one-node cluster on loopback for one test.
+ClusterName=psampletest
+SlurmctldHost=localhost(127.0.0.1)
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+# The test's own munged; requeued jobs wait cred_expire seconds (minimum 5) to start again.
+AuthInfo=socket=$tmp/munge/munge.sock,cred_expire=5
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MpiDefault=none
+MailProg=/bin/true
+SchedulerType=sched/backfill
+SchedulerParameters=sched_interval=1,bf_interval=1
+JobRequeue=1
+KillWait=5
+MinJobAge=600
+ReturnToService=2
+JobCompType=jobcomp/none
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+StateSaveLocation=$tmp/state
+SlurmdSpoolDir=$tmp/spool
+SlurmctldPidFile=$tmp/slurmctld.pid
+SlurmdPidFile=$tmp/slurmd.pid
+SlurmctldLogFile=$tmp/log/slurmctld.log
+SlurmdLogFile=$tmp/log/slurmd.log
+SlurmctldDebug=info
+SlurmdDebug=info
+NodeName=$node NodeAddr=127.0.0.1 $hw State=UNKNOWN
+PartitionName=test Nodes=$node Default=YES MaxTime=10 State=UP
+EOF
+
+# MpiDefault=pmix when Slurm has its PMIx plugin (srun lists its MPI plugins offline).
+mpi_default=none
+if timeout 10 srun --mpi=list 2>&1 | grep -qw pmix; then
+  mpi_default=pmix
+  sed -i 's/^MpiDefault=none$/MpiDefault=pmix/' "$SLURM_CONF"
+fi
+
+# ---- Daemons ----
+dd if=/dev/urandom of="$tmp/munge/munge.key" bs=1024 count=1 status=none
+chmod 400 "$tmp/munge/munge.key"
+munged --socket="$tmp/munge/munge.sock" --key-file="$tmp/munge/munge.key" \
+  --log-file="$tmp/munge/munged.log" --pid-file="$tmp/munge/munged.pid" \
+  --seed-file="$tmp/munge/munged.seed" ||
+  skip "munged did not start: $(tail -n 3 "$tmp/munge/munged.log" 2>/dev/null)"
+munge -n -S "$tmp/munge/munge.sock" | unmunge -S "$tmp/munge/munge.sock" >/dev/null ||
+  skip "munged started but does not answer on $tmp/munge/munge.sock"
+say "munged up (socket $tmp/munge/munge.sock)"
+slurmctld -f "$SLURM_CONF" -i ||
+  { show_logs; skip "slurmctld did not start (log above)"; }
+slurmd -f "$SLURM_CONF" -N "$node" ||
+  { show_logs; skip "slurmd did not start (log above)"; }
+up_by=$((SECONDS + 30))
+state=""
+while [ "$SECONDS" -lt "$up_by" ]; do
+  state=$(timeout 5 sinfo -h -n "$node" -o %t 2>/dev/null)
+  [ "$state" = idle ] && break
+  sleep 0.5
+done
+[ "$state" = idle ] ||
+  { show_logs; skip "node $node not idle 30 s after starting the daemons (state '$state')"; }
+say "slurmctld (port $ctld_port) and slurmd (port $slurmd_port) up, node $node idle, MpiDefault=$mpi_default"
+
+# ---- One template: submit, stop mid-run, requeue, resume, finish, compare ----
+job_field() { # JOBID FIELD: one field of scontrol show job
+  timeout 10 scontrol show job -o "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+run_template() {
+  local template=$1 name out trace jobid line sent="" jstate="" restarts exit_code
+  name=$(basename "$template" .sbatch)
+  out="$tmp/jobs/$name.out"
+  trace="$tmp/$name.h5"
+  if [ "$name" = psample-srun ] && [ "$mpi_default" != pmix ]; then
+    say "$name: SKIPPED, Slurm's pmix plugin (mpi_pmix.so) is not installed"
+    return
+  fi
+  # Command-line options override the template's #SBATCH lines: a small allocation, and a
+  # lead time far from the time limit (see the top of this file).
+  jobid=$(PSAMPLE_CONFIG="$tmp/run.toml" PSAMPLE="$psample" \
+    PSAMPLE_ARGS="--set output.file=$trace" PSAMPLE_MAX_RESTARTS=3 \
+    timeout 20 sbatch --parsable --chdir="$tmp" --output="$out" --nodes=1 --ntasks="$np" \
+    --ntasks-per-node="$np" --time=5 --signal=B:USR1@10 "$template")
+  [ -n "$jobid" ] || { fail "$name: sbatch failed"; return; }
+  say "$name: submitted job $jobid"
+
+  # Wait until psample is sampling, then ask the batch shell to stop.
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    line=$(grep -a '^psample: sampling' "$out" 2>/dev/null | tail -n 1)
+    if [ -n "$line" ]; then
+      timeout 10 scancel --batch --signal=USR1 "$jobid" && sent=$line
+      break
+    fi
+    jstate=$(job_field "$jobid" JobState)
+    case "$jstate" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY) break ;; esac
+    sleep 0.2
+  done
+  if [ -z "$sent" ]; then
+    fail "$name: never saw psample sampling in $out (job state '$jstate')"
+    return
+  fi
+  say "$name: sent USR1 to the batch shell (scancel --batch) at: $sent"
+
+  # Wait for the end of the requeued job.
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    jstate=$(job_field "$jobid" JobState)
+    case "$jstate" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY) break ;; esac
+    sleep 0.5
+  done
+  restarts=$(job_field "$jobid" Restarts)
+  exit_code=$(job_field "$jobid" ExitCode)
+  say "$name: job $jobid ended $jstate, ExitCode=$exit_code, Restarts=$restarts"
+  echo "----- $name: what the template logged (psample-job lines and psample's last lines)"
+  grep -a -E '^psample-job:|^draws digest|^psample: sampling .*ETA 0s|error' "$out" | sed 's/^/    /'
+  [ "$jstate" = COMPLETED ] || fail "$name: job $jobid ended $jstate, expected COMPLETED"
+  [ "$exit_code" = 0:0 ] || fail "$name: job exit code $exit_code, expected 0:0"
+  [ "$restarts" = 1 ] || fail "$name: job restarted ${restarts:-?} times, expected exactly 1 requeue"
+  # What the template must have done, in this order.
+  "$python" - "$out" <<'EOF' || fail "$name: the job log lacks a step of stop, checkpoint, requeue, resume (above)"
+import re, sys
+log = open(sys.argv[1], errors="replace").read()
+steps = [r"psample-job: \S+ no checkpoint \S+: starting the run",
+         r"psample-job: \S+ received SIGUSR1: asking psample .* to checkpoint and stop",
+         r"psample-job: \S+ psample run exited with status 3",
+         r"psample-job: \S+ requeueing job \d+ \(restart 1 of at most 3\)",
+         r"psample-job: \S+ job \d+ .* restart 1",
+         r"psample-job: \S+ checkpoint \S+ exists: resuming",
+         r"psample-job: \S+ psample resume exited with status 0",
+         r"psample-job: \S+ run finished"]
+pos = 0
+for s in steps:
+    m = re.compile(s).search(log, pos)
+    if not m:
+        print(f"missing after offset {pos}: {s}")
+        sys.exit(1)
+    pos = m.end()
+EOF
+  say "$name: comparing $trace with the uninterrupted run"
+  "$python" "$here/slurm_compare.py" "$tmp/reference.h5" "$trace" "$ref_digest" ||
+    fail "$name: the trace differs from the uninterrupted run's"
+}
+
+for template in "${templates[@]}"; do
+  run_template "$template"
+done
+
+if [ "$failures" -gt 0 ]; then
+  show_logs
+  say "$failures check(s) failed"
+  exit 1
+fi
+say "passed in $((SECONDS - start)) s"
+exit 0
