@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317 # functions called from traps
 # The Slurm templates (scripts/slurm/*.sbatch) under a real Slurm started on this machine:
 # a job is told to stop mid-run, psample checkpoints and exits 3, the job requeues itself,
 # resumes and finishes, and its trace must be bit-identical to an uninterrupted run's.
@@ -23,8 +24,8 @@
 # so that the periodic pass never fires on its own.
 #
 # Environment: PSAMPLE_SLURM_TEST_KEEP=1 keeps the temporary folder (logs, traces);
-# PSAMPLE_SLURM_TEST_DRAWS sets the sampling iterations per chain (default 300000, every
-# 300th kept), which must last a few seconds for the stop request to land mid-run.
+# PSAMPLE_SLURM_TEST_DRAWS sets the sampling iterations per chain (default 200000, every
+# 200th kept), which must last a few seconds for the stop request to land mid-run.
 set -uo pipefail
 
 if [ $# -lt 4 ]; then
@@ -37,7 +38,7 @@ templates=("$@")
 here=$(cd "$(dirname "$0")" && pwd)
 python=${PSAMPLE_PYTHON:-/usr/bin/python3}
 [ -x "$python" ] || python=python3
-draws=${PSAMPLE_SLURM_TEST_DRAWS:-300000}
+draws=${PSAMPLE_SLURM_TEST_DRAWS:-200000}
 thin=$((draws / 1000 > 0 ? draws / 1000 : 1))
 
 start=$SECONDS
@@ -209,7 +210,8 @@ MpiDefault=none
 MailProg=/bin/true
 SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=1,bf_interval=1
-JobRequeue=1
+# Jobs are requeueable only when they ask (the templates' #SBATCH --requeue).
+JobRequeue=0
 KillWait=5
 MinJobAge=600
 ReturnToService=2
@@ -264,8 +266,32 @@ say "slurmctld (port $ctld_port) and slurmd (port $slurmd_port) up, node $node i
 job_field() { # JOBID FIELD: one field of scontrol show job
   timeout 10 scontrol show job -o "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
+ended() { # JOBID: waits until the job has ended (or the deadline); prints its state
+  local s=""
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    s=$(job_field "$1" JobState)
+    case "$s" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE) break ;; esac
+    sleep 0.5
+  done
+  echo "$s"
+}
+check_job() { # NAME JOBID RESTARTS: the job completed with exit code 0 after RESTARTS requeues
+  local s code n
+  s=$(ended "$2")
+  code=$(job_field "$2" ExitCode)
+  n=$(job_field "$2" Restarts)
+  say "$1: job $2 ended $s, ExitCode=$code, Restarts=$n"
+  [ "$s" = COMPLETED ] || fail "$1: job $2 ended ${s:-?}, expected COMPLETED"
+  [ "$code" = 0:0 ] || fail "$1: job $2 exit code ${code:-?}, expected 0:0"
+  [ "$n" = "$3" ] || fail "$1: job $2 was requeued ${n:-?} times, expected $3"
+}
+# run_template TEMPLATE requeue|resubmit
+#   requeue: the job requeues itself with scontrol requeue (the template's #SBATCH
+#     --requeue is what allows it: this cluster has JobRequeue=0);
+#   resubmit: the job is submitted with --no-requeue, so scontrol requeue fails and the
+#     template's fallback submits it again with sbatch.
 run_template() {
-  local template=$1 name out trace jobid line sent="" jstate="" restarts exit_code
+  local template=$1 how=$2 name out trace jobid job2="" line sent="" jstate="" sbatch_extra=()
   name=$(basename "$template" .sbatch)
   out="$tmp/jobs/$name.out"
   trace="$tmp/$name.h5"
@@ -273,14 +299,18 @@ run_template() {
     say "$name: SKIPPED, Slurm's pmix plugin (mpi_pmix.so) is not installed"
     return
   fi
-  # Command-line options override the template's #SBATCH lines: a small allocation, and a
-  # lead time far from the time limit (see the top of this file).
+  [ "$how" = resubmit ] && sbatch_extra=(--no-requeue)
+  # Command-line options override the template's #SBATCH lines: a small allocation, the
+  # test's log file, and a lead time far from the time limit (see the top of this file).
+  # PSAMPLE_SBATCH_ARGS gives a resubmitted job the same options and log file.
+  local opts=(--output="$out" --nodes=1 --ntasks="$np" --ntasks-per-node="$np" --time=5
+    --signal=B:USR1@10)
   jobid=$(PSAMPLE_CONFIG="$tmp/run.toml" PSAMPLE="$psample" \
     PSAMPLE_ARGS="--set output.file=$trace" PSAMPLE_MAX_RESTARTS=3 \
-    timeout 20 sbatch --parsable --chdir="$tmp" --output="$out" --nodes=1 --ntasks="$np" \
-    --ntasks-per-node="$np" --time=5 --signal=B:USR1@10 "$template")
+    PSAMPLE_SBATCH_ARGS="${opts[*]}" \
+    timeout 20 sbatch --parsable --chdir="$tmp" "${opts[@]}" "${sbatch_extra[@]}" "$template")
   [ -n "$jobid" ] || { fail "$name: sbatch failed"; return; }
-  say "$name: submitted job $jobid"
+  say "$name: submitted job $jobid ($how)"
 
   # Wait until psample is sampling, then ask the batch shell to stop.
   while [ "$SECONDS" -lt "$deadline" ]; do
@@ -299,37 +329,41 @@ run_template() {
   fi
   say "$name: sent USR1 to the batch shell (scancel --batch) at: $sent"
 
-  # Wait for the end of the requeued job.
-  while [ "$SECONDS" -lt "$deadline" ]; do
-    jstate=$(job_field "$jobid" JobState)
-    case "$jstate" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY) break ;; esac
-    sleep 0.5
-  done
-  restarts=$(job_field "$jobid" Restarts)
-  exit_code=$(job_field "$jobid" ExitCode)
-  say "$name: job $jobid ended $jstate, ExitCode=$exit_code, Restarts=$restarts"
-  echo "----- $name: what the template logged (psample-job lines and psample's last lines)"
-  grep -a -E '^psample-job:|^draws digest|^psample: sampling .*ETA 0s|error' "$out" | sed 's/^/    /'
-  [ "$jstate" = COMPLETED ] || fail "$name: job $jobid ended $jstate, expected COMPLETED"
-  [ "$exit_code" = 0:0 ] || fail "$name: job exit code $exit_code, expected 0:0"
-  [ "$restarts" = 1 ] || fail "$name: job restarted ${restarts:-?} times, expected exactly 1 requeue"
+  local steps=(
+    "no checkpoint \S+: starting the run"
+    "received SIGUSR1: asking psample .* to checkpoint and stop"
+    "psample run exited with status 3"
+    "requeueing job $jobid \(restart 1 of at most 3\)")
+  if [ "$how" = requeue ]; then
+    check_job "$name" "$jobid" 1
+    steps+=("job $jobid on .* restart 1")
+  else
+    check_job "$name" "$jobid" 0
+    job2=$(sed -n 's/^Submitted batch job \([0-9]*\)$/\1/p' "$out" | tail -n 1)
+    if [ -z "$job2" ]; then
+      fail "$name: no 'Submitted batch job' line in $out"
+    else
+      say "$name: the job submitted itself again as job $job2"
+      check_job "$name" "$job2" 0
+    fi
+    steps+=("scontrol requeue failed; submitting \S+ again with sbatch"
+      "job ${job2:-NONE} on .* restart 1")
+  fi
+  steps+=("checkpoint \S+ exists: resuming"
+    "psample resume exited with status 0"
+    "run finished")
+  echo "----- $name: the job's log (psample-job lines, Slurm's and psample's last words)"
+  grep -a -E '^psample-job:|^draws digest|^Submitted batch job|^psample: sampling .*ETA 0s|error' "$out" |
+    sed 's/^/    /'
   # What the template must have done, in this order.
-  "$python" - "$out" <<'EOF' || fail "$name: the job log lacks a step of stop, checkpoint, requeue, resume (above)"
+  "$python" - "$out" "${steps[@]}" <<'EOF' || fail "$name: the job's log lacks a step of stop, checkpoint, requeue, resume (above)"
 import re, sys
 log = open(sys.argv[1], errors="replace").read()
-steps = [r"psample-job: \S+ no checkpoint \S+: starting the run",
-         r"psample-job: \S+ received SIGUSR1: asking psample .* to checkpoint and stop",
-         r"psample-job: \S+ psample run exited with status 3",
-         r"psample-job: \S+ requeueing job \d+ \(restart 1 of at most 3\)",
-         r"psample-job: \S+ job \d+ .* restart 1",
-         r"psample-job: \S+ checkpoint \S+ exists: resuming",
-         r"psample-job: \S+ psample resume exited with status 0",
-         r"psample-job: \S+ run finished"]
 pos = 0
-for s in steps:
-    m = re.compile(s).search(log, pos)
+for step in sys.argv[2:]:
+    m = re.compile(r"^psample-job: \S+ " + step, re.M).search(log, pos)
     if not m:
-        print(f"missing after offset {pos}: {s}")
+        print(f"    missing after offset {pos}: psample-job: ... {step}")
         sys.exit(1)
     pos = m.end()
 EOF
@@ -338,8 +372,9 @@ EOF
     fail "$name: the trace differs from the uninterrupted run's"
 }
 
-for template in "${templates[@]}"; do
-  run_template "$template"
+run_template "${templates[0]}" requeue
+for template in "${templates[@]:1}"; do
+  run_template "$template" resubmit
 done
 
 if [ "$failures" -gt 0 ]; then
