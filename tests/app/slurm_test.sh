@@ -240,16 +240,16 @@ fi
 # ---- Daemons ----
 dd if=/dev/urandom of="$tmp/munge/munge.key" bs=1024 count=1 status=none
 chmod 400 "$tmp/munge/munge.key"
-munged --socket="$tmp/munge/munge.sock" --key-file="$tmp/munge/munge.key" \
+timeout 30 munged --socket="$tmp/munge/munge.sock" --key-file="$tmp/munge/munge.key" \
   --log-file="$tmp/munge/munged.log" --pid-file="$tmp/munge/munged.pid" \
   --seed-file="$tmp/munge/munged.seed" ||
   skip "munged did not start: $(tail -n 3 "$tmp/munge/munged.log" 2>/dev/null)"
-munge -n -S "$tmp/munge/munge.sock" | unmunge -S "$tmp/munge/munge.sock" >/dev/null ||
+timeout 10 munge -n -S "$tmp/munge/munge.sock" | timeout 10 unmunge -S "$tmp/munge/munge.sock" >/dev/null ||
   skip "munged started but does not answer on $tmp/munge/munge.sock"
 say "munged up (socket $tmp/munge/munge.sock)"
-slurmctld -f "$SLURM_CONF" -i ||
+timeout 30 slurmctld -f "$SLURM_CONF" -i ||
   { show_logs; skip "slurmctld did not start (log above)"; }
-slurmd -f "$SLURM_CONF" -N "$node" ||
+timeout 30 slurmd -f "$SLURM_CONF" -N "$node" ||
   { show_logs; skip "slurmd did not start (log above)"; }
 up_by=$((SECONDS + 30))
 state=""
@@ -266,22 +266,22 @@ say "slurmctld (port $ctld_port) and slurmd (port $slurmd_port) up, node $node i
 job_field() { # JOBID FIELD: one field of scontrol show job
   timeout 10 scontrol show job -o "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
-ended() { # JOBID: waits until the job has ended (or the deadline); prints its state
-  local s=""
+wait_end() { # JOBID: waits until the job has ended (or the deadline); sets jstate
+  # (a loop in this shell, not in a $(...) subshell, so that the INT/TERM trap runs)
+  jstate=""
   while [ "$SECONDS" -lt "$deadline" ]; do
-    s=$(job_field "$1" JobState)
-    case "$s" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE) break ;; esac
+    jstate=$(job_field "$1" JobState)
+    case "$jstate" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE) return ;; esac
     sleep 0.5
   done
-  echo "$s"
 }
 check_job() { # NAME JOBID RESTARTS: the job completed with exit code 0 after RESTARTS requeues
-  local s code n
-  s=$(ended "$2")
+  local code n
+  wait_end "$2"
   code=$(job_field "$2" ExitCode)
   n=$(job_field "$2" Restarts)
-  say "$1: job $2 ended $s, ExitCode=$code, Restarts=$n"
-  [ "$s" = COMPLETED ] || fail "$1: job $2 ended ${s:-?}, expected COMPLETED"
+  say "$1: job $2 ended $jstate, ExitCode=$code, Restarts=$n"
+  [ "$jstate" = COMPLETED ] || fail "$1: job $2 ended ${jstate:-?}, expected COMPLETED"
   [ "$code" = 0:0 ] || fail "$1: job $2 exit code ${code:-?}, expected 0:0"
   [ "$n" = "$3" ] || fail "$1: job $2 was requeued ${n:-?} times, expected $3"
 }
@@ -291,7 +291,8 @@ check_job() { # NAME JOBID RESTARTS: the job completed with exit code 0 after RE
 #   resubmit: the job is submitted with --no-requeue, so scontrol requeue fails and the
 #     template's fallback submits it again with sbatch.
 run_template() {
-  local template=$1 how=$2 name out trace jobid job2="" line sent="" jstate="" sbatch_extra=()
+  local template=$1 how=$2 name out trace jobid job2="" line sent="" sbatch_extra=()
+  jstate=""
   name=$(basename "$template" .sbatch)
   out="$tmp/jobs/$name.out"
   trace="$tmp/$name.h5"
