@@ -354,7 +354,8 @@ run_template() {
     "psample resume exited with status 0"
     "run finished")
   echo "----- $name: the job's log (psample-job lines, Slurm's and psample's last words)"
-  grep -a -E '^psample-job:|^draws digest|^Submitted batch job|^psample: sampling .*ETA 0s|error' "$out" |
+  grep -a -E '^psample-job:|^draws digest|^Submitted batch job|^Requested operation|^psample: sampling .*ETA 0s|error' \
+    "$out" |
     sed 's/^/    /'
   # What the template must have done, in this order.
   "$python" - "$out" "${steps[@]}" <<'EOF' || fail "$name: the job's log lacks a step of stop, checkpoint, requeue, resume (above)"
