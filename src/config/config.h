@@ -73,6 +73,8 @@ typedef struct ps_config {
         char *file; /* the trace (resolved path) */
         bool save_warmup;
         double flush_seconds;
+        char *checkpoint; /* resolved path; defaults to the trace's path + ".ckpt" */
+        double checkpoint_seconds;
     } output;
     struct {
         int64_t ranks_per_chain;

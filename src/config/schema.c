@@ -121,6 +121,13 @@ static const ps_config_key schema[] = {
      false, NULL,
      "Flush the trace to disk at the first sync point after this many seconds; after a "
      "crash the file holds every draw up to the last flush."},
+    {"output", "checkpoint", PS_CFG_PATH, OFF(output.checkpoint), NULL, 0, 0, false, false,
+     NULL,
+     "Checkpoint for `psample resume` (default: the trace's name + \".ckpt\"); written on "
+     "SIGTERM, SIGINT, SIGUSR1 and every `checkpoint_seconds`, removed when the run ends."},
+    {"output", "checkpoint_seconds", PS_CFG_FLOAT, OFF(output.checkpoint_seconds), "600.0", 0,
+     BIG, false, false, NULL,
+     "Also checkpoint at the first sync point after this many seconds (0: only on a signal)."},
     {"parallel", "ranks_per_chain", PS_CFG_INT, OFF(parallel.ranks_per_chain), "1", 1, 1, false,
      false, NULL, "MPI ranks that evaluate one chain together (only 1 in this version)."},
     {"parallel", "threads", PS_CFG_INT, OFF(parallel.threads), "1", 1, 1024, false, false, NULL,
@@ -358,27 +365,46 @@ static bool in_range(const ps_config_key *k, double x)
 }
 
 /* Makes a path absolute: relative to base_file's folder, or to cwd when base_file is NULL. */
+/* The canonical form of an absolute path: realpath() of the file when it exists, else of
+ * its folder joined with the file name (an output file that does not exist yet), else the
+ * path unchanged. */
+static ps_status canonical_path(char *path, char **out)
+{
+    char *real = realpath(path, NULL);
+    if (real == NULL) {
+        char *slash = strrchr(path, '/');
+        if (slash != NULL && slash != path) {
+            *slash = '\0';
+            char *folder = realpath(path, NULL);
+            *slash = '/';
+            if (folder != NULL) {
+                ps_strbuf sb;
+                ps_strbuf_init(&sb);
+                ps_strbuf_puts(&sb, folder);
+                ps_strbuf_puts(&sb, slash);
+                free(folder);
+                ps_free(path);
+                return ps_strbuf_take(&sb, out);
+            }
+        }
+        *out = path;
+        return PS_OK;
+    }
+    char *copy = ps_strdup(real);
+    free(real);
+    ps_free(path);
+    if (copy == NULL)
+        return ps_error(PS_ERR_MEM, "out of memory resolving a path");
+    *out = copy;
+    return PS_OK;
+}
+
 static ps_status absolute_path(const char *base_file, const char *cwd, const char *path, char **out)
 {
     char *joined = NULL;
     PS_CHECK(ps_path_resolve(base_file, path, &joined));
-    char *real = NULL;
-    if (joined[0] == '/') {
-        /* An existing file is named by its canonical path (no "..", no symlinks). */
-        real = realpath(joined, NULL);
-        if (real != NULL) {
-            char *copy = ps_strdup(real);
-            free(real);
-            if (copy == NULL) {
-                ps_free(joined);
-                return ps_error(PS_ERR_MEM, "out of memory resolving a path");
-            }
-            ps_free(joined);
-            joined = copy;
-        }
-        *out = joined;
-        return PS_OK;
-    }
+    if (joined[0] == '/')
+        return canonical_path(joined, out);
     ps_strbuf sb;
     ps_strbuf_init(&sb);
     ps_strbuf_puts(&sb, cwd);
@@ -391,19 +417,7 @@ static ps_status absolute_path(const char *base_file, const char *cwd, const cha
     ps_free(joined);
     char *absolute = NULL;
     PS_CHECK(ps_strbuf_take(&sb, &absolute));
-    real = realpath(absolute, NULL);
-    if (real != NULL) {
-        char *copy = ps_strdup(real);
-        free(real);
-        if (copy == NULL) {
-            ps_free(absolute);
-            return ps_error(PS_ERR_MEM, "out of memory resolving a path");
-        }
-        ps_free(absolute);
-        absolute = copy;
-    }
-    *out = absolute;
-    return PS_OK;
+    return canonical_path(absolute, out);
 }
 
 static ps_status set_value(ps_config *cfg, size_t index, const ps_toml_value *v,
@@ -584,6 +598,16 @@ static ps_status check_combination(ps_config *cfg)
                         "= \"model.so\"");
     if (!ps_config_given(cfg, "adaptation", "pooled"))
         cfg->adaptation.pooled = cfg->sampler.chains > 1;
+    if (cfg->output.checkpoint == NULL) {
+        ps_strbuf sb;
+        ps_strbuf_init(&sb);
+        ps_strbuf_printf(&sb, "%s.ckpt", cfg->output.file);
+        PS_CHECK(ps_strbuf_take(&sb, &cfg->output.checkpoint));
+    }
+    if (strcmp(cfg->output.checkpoint, cfg->output.file) == 0)
+        return fail_key(cfg, "output", "checkpoint",
+                        "'output.checkpoint' and 'output.file' name the same file %s",
+                        cfg->output.file);
     if (strcmp(cfg->sampler.algorithm, "metropolis") == 0 &&
         strcmp(cfg->sampler.metric, "dense") == 0)
         return fail_key(cfg, "sampler", "metric",

@@ -1541,6 +1541,86 @@ ps_status ps_trace_append(ps_trace *trace, ps_trace_part part, size_t n_draws, c
     return PS_OK;
 }
 
+/* Reads a hyperslab of a dataset into buf (the mirror of write_block); a rank with nothing
+ * to read takes part with an empty selection. A failure aborts the job: the peers are in
+ * the same collective read. */
+static void read_block(const ps_trace *t, hid_t ds, hid_t mtype, bool active, const hsize_t *start,
+                       const hsize_t *count, void *buf, const char *group, const char *name)
+{
+    hid_t fspace = must_id(t, H5Dget_space(ds), "H5Dget_space", group, name);
+    hid_t mspace;
+    static char none[8];
+    if (active) {
+        must_ok(t, H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL),
+                "H5Sselect_hyperslab", group, name);
+        int rank = H5Sget_simple_extent_ndims(fspace);
+        must_ok(t, rank, "H5Sget_simple_extent_ndims", group, name);
+        mspace = must_id(t, H5Screate_simple(rank, count, NULL), "H5Screate_simple", group, name);
+    } else {
+        hsize_t one = 1;
+        must_ok(t, H5Sselect_none(fspace), "H5Sselect_none", group, name);
+        mspace = must_id(t, H5Screate_simple(1, &one, NULL), "H5Screate_simple", group, name);
+        must_ok(t, H5Sselect_none(mspace), "H5Sselect_none", group, name);
+        buf = none;
+    }
+    must_ok(t, H5Dread(ds, mtype, mspace, fspace, t->dxpl, buf), "H5Dread", group, name);
+    H5Sclose(mspace);
+    H5Sclose(fspace);
+}
+
+ps_status ps_trace_read(ps_trace *trace, ps_trace_part part, size_t first_draw, size_t n_draws,
+                        double *values, void *const *stats)
+{
+    ps_trace *t = trace;
+    if (t == NULL || t->file < 0)
+        return ps_error(PS_ERR_INTERNAL, "ps_trace_read: no open trace");
+    trace_part *p = &t->part[part];
+    ps_status status = PS_OK;
+    if (!p->enabled || first_draw + n_draws > p->n_draws || first_draw + n_draws < first_draw)
+        status = ps_error(PS_ERR_INTERNAL,
+                          "ps_trace_read: draws %zu..%zu of %s are not in trace %s (it holds %zu)",
+                          first_draw, first_draw + n_draws, group_names[part][0], t->path,
+                          p->enabled ? p->n_draws : 0);
+    else if (t->n_local > 0 && n_draws > 0 && (values == NULL || stats == NULL))
+        status = ps_error(PS_ERR_INTERNAL, "ps_trace_read: no buffers for trace %s", t->path);
+    PS_CHECK(ps_comm_agree(t->comm, status));
+    if (n_draws == 0)
+        return PS_OK;
+    bool active = t->n_local > 0;
+    hsize_t start[2 + PS_TRACE_MAX_DIMS] = {t->first_chain, first_draw};
+    hsize_t count[2 + PS_TRACE_MAX_DIMS] = {t->n_local, n_draws};
+    for (size_t i = 0; i < t->n_vars; i++) {
+        const trace_var *v = &t->vars[i];
+        if (v->size == 0)
+            continue;
+        for (int k = 0; k < v->ndim; k++) {
+            start[2 + k] = 0;
+            count[2 + k] = v->dims[k];
+        }
+        double *dst = active ? values + t->n_local * n_draws * v->offset : NULL;
+        read_block(t, p->post.ds[i], H5T_NATIVE_DOUBLE, active, start, count, dst,
+                   group_names[part][0], v->name);
+    }
+    for (size_t s = 0; s < t->n_stats; s++)
+        read_block(t, p->stats.ds[s], mem_type(t->stats[s].type), active, start, count,
+                   active ? stats[s] : NULL, group_names[part][1], t->stats[s].name);
+    return PS_OK;
+}
+
+void ps_trace_block_get(const ps_trace *trace, const double *block, size_t n_draws,
+                        size_t local_chain, size_t draw, double *draw_values)
+{
+    const ps_trace *t = trace;
+    size_t cell = local_chain * n_draws + draw;
+    for (size_t i = 0; i < t->n_vars; i++) {
+        const trace_var *v = &t->vars[i];
+        if (v->size > 0)
+            memcpy(draw_values + v->offset,
+                   block + t->n_local * n_draws * v->offset + cell * v->size,
+                   v->size * sizeof *block);
+    }
+}
+
 void ps_trace_block_put(const ps_trace *trace, double *block, size_t n_draws, size_t local_chain,
                         size_t draw, const double *draw_values)
 {
@@ -1590,9 +1670,10 @@ ps_status ps_trace_set_metadata(ps_trace *trace, const ps_trace_end *end)
     if (t == NULL || t->file < 0 || end == NULL)
         return ps_error(PS_ERR_INTERNAL, "ps_trace_set_metadata: no open trace or no metadata");
     /* Rank 0's values, so that every rank writes the same attributes. */
-    long long head[2] = {end->warmup_draws,
-                         end->stop_reason ? (long long)strlen(end->stop_reason) : -1};
-    ps_mpi_must(MPI_Bcast(head, 2, MPI_LONG_LONG, 0, t->comm), "MPI_Bcast", t->comm);
+    long long head[3] = {end->warmup_draws,
+                         end->stop_reason ? (long long)strlen(end->stop_reason) : -1,
+                         end->warmup_divergences};
+    ps_mpi_must(MPI_Bcast(head, 3, MPI_LONG_LONG, 0, t->comm), "MPI_Bcast", t->comm);
     char *reason = NULL;
     ps_status status = PS_OK;
     if (head[1] >= 0) {
@@ -1609,6 +1690,8 @@ ps_status ps_trace_set_metadata(ps_trace *trace, const ps_trace_end *end)
     }
     if (status == PS_OK && head[0] >= 0)
         attr_i64(t, t->file, NULL, "psample_warmup_draws", (int64_t)head[0]);
+    if (status == PS_OK && head[2] >= 0)
+        attr_i64(t, t->file, NULL, "psample_warmup_divergences", (int64_t)head[2]);
     if (t->rank != 0)
         ps_free(reason);
     return status;

@@ -160,6 +160,7 @@ typedef struct ps_trace_desc {
 typedef struct ps_trace_end {
     long long warmup_draws;  /* warmup iterations used per chain; < 0 leaves it unset */
     const char *stop_reason; /* e.g. "converged", "max_draws", "signal"; NULL leaves it unset */
+    long long warmup_divergences; /* divergent warmup iterations over all chains; < 0: unset */
 } ps_trace_end;
 
 /* The NUTS statistics, in this order, with their types (lp, acceptance_rate, step_size,
@@ -229,6 +230,21 @@ ps_status ps_trace_open_append(MPI_Comm comm, const char *path, const ps_trace_d
 ps_status ps_trace_append(ps_trace *trace, ps_trace_part part, size_t n_draws, const double *values,
                           const void *const *stats);
 
+/*
+ * Reads draws first_draw .. first_draw + n_draws - 1 of this rank's chains from a part,
+ * into buffers in the block format of ps_trace_append (values; stats[s] of the statistic's
+ * C type). Used to continue a run after a resume. Collective on the trace's communicator.
+ * Errors: PS_ERR_INTERNAL when the draws are not in the file or a buffer is missing; an
+ * HDF5 failure aborts the job (the peers are in the same collective read).
+ */
+ps_status ps_trace_read(ps_trace *trace, ps_trace_part part, size_t first_draw, size_t n_draws,
+                        double *values, void *const *stats);
+
+/* Local. The inverse of ps_trace_block_put: copies draw (local_chain, draw) of a values
+ * block of n_draws draws into one flat output vector. */
+void ps_trace_block_get(const ps_trace *trace, const double *block, size_t n_draws,
+                        size_t local_chain, size_t draw, double *draw_values);
+
 /* Writes all metadata and syncs the file (H5Fflush, global scope). Collective. */
 ps_status ps_trace_flush(ps_trace *trace);
 
@@ -240,8 +256,9 @@ ps_status ps_trace_flush(ps_trace *trace);
 ps_status ps_trace_flush_if_due(ps_trace *trace, double flush_seconds, bool *flushed);
 
 /*
- * Records end-of-run metadata as root attributes psample_warmup_draws and
- * psample_stop_reason (replacing earlier values); rank 0's values are used. Collective.
+ * Records end-of-run metadata as root attributes psample_warmup_draws,
+ * psample_stop_reason and psample_warmup_divergences (replacing earlier values); rank 0's
+ * values are used. Collective.
  */
 ps_status ps_trace_set_metadata(ps_trace *trace, const ps_trace_end *end);
 

@@ -479,9 +479,9 @@ static void run_write(const options *o)
     CHECK(ps_trace_n_draws(t, PS_TRACE_SAMPLING) == (size_t)o->draws, "draws written");
     CHECK(ps_trace_n_draws(t, PS_TRACE_WARMUP) == (size_t)o->warmup, "warmup draws written");
     /* The second call replaces the first. */
-    ps_trace_end early = {3, "not the last word"};
+    ps_trace_end early = {3, "not the last word", -1};
     CHECK(ps_trace_set_metadata(t, &early) == PS_OK, "metadata: %s", ps_error_message());
-    ps_trace_end end = {o->warmup, "max_draws"};
+    ps_trace_end end = {o->warmup, "max_draws", -1};
     CHECK(ps_trace_set_metadata(t, &end) == PS_OK, "metadata: %s", ps_error_message());
     CHECK(ps_trace_close(&t) == PS_OK && t == NULL, "close");
     bufs_free(&b);
@@ -506,7 +506,7 @@ static void run_resume(const options *o)
     long appends = 0, flushes = 0;
     write_part(o, t, &b, 1, (size_t)o->from_warmup, (size_t)o->warmup, &appends, &flushes);
     write_part(o, t, &b, 0, (size_t)o->from_draws, (size_t)o->draws, &appends, &flushes);
-    ps_trace_end end = {o->warmup, "max_draws"};
+    ps_trace_end end = {o->warmup, "max_draws", -1};
     CHECK(ps_trace_set_metadata(t, &end) == PS_OK, "metadata: %s", ps_error_message());
     CHECK(ps_trace_close(&t) == PS_OK, "close");
     bufs_free(&b);
