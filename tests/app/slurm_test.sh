@@ -24,8 +24,8 @@
 # so that the periodic pass never fires on its own.
 #
 # Environment: PSAMPLE_SLURM_TEST_KEEP=1 keeps the temporary folder (logs, traces);
-# PSAMPLE_SLURM_TEST_DRAWS sets the sampling iterations per chain (default 200000, every
-# 200th kept), which must last a few seconds for the stop request to land mid-run.
+# PSAMPLE_SLURM_TEST_DRAWS sets the sampling iterations per chain (default 400000, every
+# 400th kept), which must last a few seconds for the stop request to land mid-run.
 set -uo pipefail
 
 if [ $# -lt 4 ]; then
@@ -38,7 +38,7 @@ templates=("$@")
 here=$(cd "$(dirname "$0")" && pwd)
 python=${PSAMPLE_PYTHON:-/usr/bin/python3}
 [ -x "$python" ] || python=python3
-draws=${PSAMPLE_SLURM_TEST_DRAWS:-200000}
+draws=${PSAMPLE_SLURM_TEST_DRAWS:-400000}
 thin=$((draws / 1000 > 0 ? draws / 1000 : 1))
 
 start=$SECONDS
@@ -165,10 +165,16 @@ draws = $draws
 thin = $thin
 seed = 20261124
 
+[convergence]
+# Few convergence checks: each is a collective that is slow on an oversubscribed machine,
+# and a stop request then lands inside a block of 20000 iterations (the checkpoint holds
+# the unfinished block's draws).
+check_every = 20000
+
 [output]
 file = "$tmp/unused.h5"
 EOF
-export PSAMPLE_PROGRESS_SECONDS=1
+export PSAMPLE_PROGRESS_SECONDS=0.5
 say "reference: mpirun -n $np psample run (draws=$draws, thin=$thin), uninterrupted"
 timeout "$(left)" mpirun -n "$np" "$psample" run "$tmp/run.toml" \
   --set "output.file=$tmp/reference.h5" >"$tmp/reference.out" 2>"$tmp/reference.err"
@@ -354,7 +360,7 @@ run_template() {
     "psample resume exited with status 0"
     "run finished")
   echo "----- $name: the job's log (psample-job lines, Slurm's and psample's last words)"
-  grep -a -E '^psample-job:|^draws digest|^Submitted batch job|^Requested operation|^psample: sampling .*ETA 0s|error' \
+  grep -a -E '^psample-job:|^draws digest|^Submitted batch job|^Requested operation|^psample: stopped|^psample: sampling .*ETA 0s|error' \
     "$out" |
     sed 's/^/    /'
   # What the template must have done, in this order.
@@ -369,6 +375,10 @@ for step in sys.argv[2:]:
         sys.exit(1)
     pos = m.end()
 EOF
+  local printed
+  printed=$(sed -n 's/^draws digest: \([0-9a-f]\{16\}\)$/\1/p' "$out" | tail -n 1)
+  [ "$printed" = "$ref_digest" ] ||
+    fail "$name: the resumed run printed draws digest '${printed:-none}', the uninterrupted run $ref_digest"
   say "$name: comparing $trace with the uninterrupted run"
   "$python" "$here/slurm_compare.py" "$tmp/reference.h5" "$trace" "$ref_digest" ||
     fail "$name: the trace differs from the uninterrupted run's"
