@@ -384,7 +384,46 @@ EOF
     fail "$name: the trace differs from the uninterrupted run's"
 }
 
+# The first template again on its finished trace: as a restart with no checkpoint (as if
+# Slurm requeued the job after psample had finished) it must find the trace complete and
+# end with 0 without sampling; as a new job it must refuse the existing trace (psample run
+# exits 1) and end with 1, not requeue.
+run_again() {
+  local template=$1 name out trace jobid code n
+  name=$(basename "$template" .sbatch)
+  trace="$tmp/$name.h5"
+  [ -e "$trace" ] || return
+  for how in restart new; do
+    out="$tmp/jobs/$name-$how.out"
+    jobid=$(PSAMPLE_CONFIG="$tmp/run.toml" PSAMPLE="$psample"       PSAMPLE_ARGS="--set output.file=$trace" PSAMPLE_RESUBMITS=$([ $how = restart ] && echo 1 || echo 0)       timeout 20 sbatch --parsable --chdir="$tmp" --output="$out" --nodes=1 --ntasks="$np" \
+      --ntasks-per-node="$np" --time=5 --signal=B:USR1@10 "$template")
+    [ -n "$jobid" ] || { fail "$name ($how): sbatch failed"; continue; }
+    wait_end "$jobid"
+    code=$(job_field "$jobid" ExitCode)
+    n=$(job_field "$jobid" Restarts)
+    say "$name ($how, finished trace): job $jobid ended $jstate, ExitCode=$code, Restarts=$n"
+    grep -a '^psample-job:' "$out" | sed 's/^/    /'
+    if [ $how = restart ]; then
+      [ "$jstate/$code" = COMPLETED/0:0 ] ||
+        fail "$name: a restart on a finished trace ended $jstate $code, expected COMPLETED 0:0"
+      grep -qa "the trace \S* is complete (stop reason: draws): run finished" "$out" ||
+        fail "$name: a restart on a finished trace did not say that the run had finished"
+    else
+      [ "$jstate/$code" = FAILED/1:0 ] ||
+        fail "$name: a new job over an existing trace ended $jstate $code, expected FAILED 1:0"
+      grep -qa "already exists" "$out" ||
+        fail "$name: a new job over an existing trace did not print psample's refusal"
+      grep -qa "input error: .* not requeueing" "$out" ||
+        fail "$name: a new job over an existing trace did not say it is not requeued"
+    fi
+    [ "$n" = 0 ] || fail "$name ($how): job $jobid was requeued $n times, expected 0"
+  done
+  "$python" "$here/slurm_compare.py" "$tmp/reference.h5" "$trace" "$ref_digest" >/dev/null ||
+    fail "$name: the finished trace changed after the jobs that found it finished"
+}
+
 run_template "${templates[0]}" requeue
+run_again "${templates[0]}"
 for template in "${templates[@]:1}"; do
   run_template "$template" resubmit
 done
