@@ -422,8 +422,55 @@ run_again() {
     fail "$name: the finished trace changed after the jobs that found it finished"
 }
 
+# The first template cancelled mid-run with a plain scancel (SIGTERM to every process of
+# the job): psample must still checkpoint, the job must end CANCELLED without requeueing or
+# resubmitting itself, and submitting the script again must resume and finish the run.
+run_cancel() {
+  local template=$1 name out trace jobid line="" n
+  name=$(basename "$template" .sbatch)
+  out="$tmp/jobs/$name-cancel.out"
+  trace="$tmp/$name-cancel.h5"
+  if [ "$name" = psample-srun ] && [ "$mpi_default" != pmix ]; then
+    return
+  fi
+  jobid=$(PSAMPLE_CONFIG="$tmp/run.toml" PSAMPLE="$psample" PSAMPLE_ARGS="--set output.file=$trace" \
+    timeout 20 sbatch --parsable --chdir="$tmp" --output="$out" --nodes=1 --ntasks="$np" \
+    --ntasks-per-node="$np" --time=5 --signal=B:USR1@10 "$template")
+  [ -n "$jobid" ] || { fail "$name (cancel): sbatch failed"; return; }
+  while [ "$SECONDS" -lt "$deadline" ] && [ -z "$line" ]; do
+    line=$(grep -a '^psample: sampling' "$out" 2>/dev/null | tail -n 1)
+    [ -n "$line" ] || sleep 0.2
+  done
+  timeout 10 scancel "$jobid"
+  say "$name: cancelled job $jobid (scancel: SIGTERM to the job) at: $line"
+  wait_end "$jobid"
+  sleep 1
+  n=$(timeout 10 squeue -h -o %i | wc -l)
+  say "$name (cancel): job $jobid ended $jstate; $n job(s) queued after it"
+  grep -a -E '^psample-job:|^psample: stopped|^slurmstepd' "$out" | sed 's/^/    /'
+  [ "$jstate" = CANCELLED ] || fail "$name: a cancelled job ended ${jstate:-?}, expected CANCELLED"
+  [ "$n" = 0 ] || fail "$name: a cancelled job left $n job(s) in the queue (requeued or resubmitted)"
+  grep -qa "received SIGTERM" "$out" || fail "$name: the cancelled job's script did not see SIGTERM"
+  grep -qa "stopped by SIGTERM .*not requeueing" "$out" ||
+    fail "$name: the cancelled job's script did not say that it is not requeueing"
+  [ -e "$trace.ckpt" ] || fail "$name: no checkpoint $trace.ckpt after the cancel"
+
+  out="$tmp/jobs/$name-cancel-resume.out"
+  jobid=$(PSAMPLE_CONFIG="$tmp/run.toml" PSAMPLE="$psample" PSAMPLE_ARGS="--set output.file=$trace" \
+    timeout 20 sbatch --parsable --chdir="$tmp" --output="$out" --nodes=1 --ntasks="$np" \
+    --ntasks-per-node="$np" --time=5 --signal=B:USR1@10 "$template")
+  [ -n "$jobid" ] || { fail "$name (cancel): sbatch failed"; return; }
+  check_job "$name (submitted again)" "$jobid" 0
+  grep -a '^psample-job:' "$out" | sed 's/^/    /'
+  grep -qa "checkpoint \S* exists: resuming" "$out" ||
+    fail "$name: the job submitted after the cancel did not resume"
+  "$python" "$here/slurm_compare.py" "$tmp/reference.h5" "$trace" "$ref_digest" ||
+    fail "$name: the trace of the cancelled and resumed run differs from the uninterrupted run's"
+}
+
 run_template "${templates[0]}" requeue
 run_again "${templates[0]}"
+run_cancel "${templates[0]}"
 for template in "${templates[@]:1}"; do
   run_template "$template" resubmit
 done
