@@ -175,6 +175,9 @@ check_every = 20000
 file = "$tmp/unused.h5"
 EOF
 export PSAMPLE_PROGRESS_SECONDS=0.5
+# Open MPI on loopback too: mpirun's daemons talk over 127.0.0.1, and the ranks (all on
+# this node) through shared memory, without TCP.
+export OMPI_MCA_oob_tcp_if_include=127.0.0.0/8 OMPI_MCA_btl=self,vader
 say "reference: mpirun -n $np psample run (draws=$draws, thin=$thin), uninterrupted"
 timeout "$(left)" mpirun -n "$np" "$psample" run "$tmp/run.toml" \
   --set "output.file=$tmp/reference.h5" >"$tmp/reference.out" 2>"$tmp/reference.err"
@@ -202,6 +205,8 @@ ClusterName=psampletest
 SlurmctldHost=localhost(127.0.0.1)
 SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
+# Listen on the address the names resolve to (loopback), not on every address.
+CommunicationParameters=NoCtldInAddrAny,NoInAddrAny
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
