@@ -6,6 +6,13 @@
 #
 # usage: slurm_test.sh PSAMPLE MODEL_LIBRARY DATA_JSON TEMPLATE...
 #
+# The first template: requeue with scontrol requeue (allowed only by its #SBATCH
+# --requeue: the cluster has JobRequeue=0); then on its finished trace, as a restart (ends
+# with 0 at once) and as a new job (psample refuses the trace: 1, no requeue); then
+# cancelled with a plain scancel (checkpoint, CANCELLED, no requeue) and submitted again
+# (resumes). Every other template: submitted with --no-requeue, so it takes the sbatch
+# fallback and resumes in a new job.
+#
 # Installs nothing: Slurm and munge come from `scripts/install-deps --slurm`. Skips (exit
 # 77) with the reason when they are missing, when not run as root, or when the daemons do
 # not start. Starts munged, slurmctld and slurmd by hand (no systemd) with every file in a
