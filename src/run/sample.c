@@ -8,6 +8,7 @@
  * the next step needs. Every cross-chain quantity is formed from per-chain contributions
  * in chain-id order, so the draws do not depend on the number of ranks or threads.
  */
+#include <ctype.h>
 #include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -20,6 +21,7 @@
 #include <omp.h>
 #endif
 
+#include "data/data.h"
 #include "par/par.h"
 #include "run/run.h"
 #include "run/run_impl.h"
@@ -640,7 +642,9 @@ static ps_status trace_open_or_reopen(ps_run *run, bool force, bool reopen, size
 {
     const ps_config *cfg = run->cfg;
     size_t n_vars = ps_model_n_vars(run->model);
-    ps_trace_array *vars = NULL;
+    ps_trace_array *vars = NULL, *data_arrays = NULL;
+    size_t n_data = 0;
+    ps_data *data = NULL;
     ps_strbuf layout, effective;
     ps_strbuf_init(&layout);
     ps_strbuf_init(&effective);
@@ -654,7 +658,37 @@ static ps_status trace_open_or_reopen(ps_run *run, bool force, bool reopen, size
         st = ps_alloc_array(&vars, n_vars, sizeof *vars, "trace variables");
     if (st == PS_OK && !reopen)
         st = ps_run_check_output(cfg, force);
+    /* The data go to the constant_data group (which of them are observed is not known for a
+     * compiled library); names the trace reserves for coordinates are left out. */
+    if (st == PS_OK && !reopen && cfg->data.file != NULL)
+        st = ps_data_read_file(cfg->data.file, &data);
+    if (st == PS_OK && data != NULL)
+        st = ps_alloc_array(&data_arrays, ps_data_count(data) + 1, sizeof *data_arrays,
+                            "trace data");
     st = ps_comm_agree(run->comm, st);
+    if (st == PS_OK && data != NULL) {
+        for (size_t i = 0; i < ps_data_count(data); i++) {
+            const ps_data_var *v = ps_data_at(data, i);
+            size_t len = strlen(v->name);
+            bool reserved =
+                strcmp(v->name, "chain") == 0 || strcmp(v->name, "draw") == 0 ||
+                (strstr(v->name, "_dim_") != NULL && isdigit((unsigned char)v->name[len - 1]));
+            if (reserved) {
+                if (run->layout->rank == 0)
+                    ps_warn("data variable '%s' is not copied to the trace's constant_data group: "
+                            "its name is taken by a coordinate there",
+                            v->name);
+                continue;
+            }
+            ps_trace_array *a = &data_arrays[n_data++];
+            a->name = v->name;
+            a->type = v->type == PS_DATA_INT ? PS_TRACE_I64 : PS_TRACE_F64;
+            a->ndim = v->ndim;
+            for (int d = 0; d < v->ndim; d++)
+                a->dims[d] = v->dims[d];
+            a->values = v->type == PS_DATA_INT ? (const void *)v->ints : (const void *)v->reals;
+        }
+    }
     if (st == PS_OK) {
         for (size_t i = 0; i < n_vars; i++) {
             const ps_var_info *v = ps_model_var(run->model, i);
@@ -685,6 +719,8 @@ static ps_status trace_open_or_reopen(ps_run *run, bool force, bool reopen, size
         desc.draws_hint = (size_t)(kept < 65536 ? kept : 65536);
         desc.warmup_draws_hint = (size_t)cfg->sampler.warmup;
         desc.force = force;
+        desc.constant_data = data_arrays;
+        desc.n_constant_data = n_data;
         if (reopen)
             st = ps_trace_open_append(run->comm, cfg->output.file, &desc, n_warmup, n_draws,
                                       &run->trace);
@@ -692,6 +728,8 @@ static ps_status trace_open_or_reopen(ps_run *run, bool force, bool reopen, size
             st = ps_trace_create(run->comm, cfg->output.file, &desc, &run->trace);
     }
     ps_free(vars);
+    ps_free(data_arrays);
+    ps_data_destroy(&data);
     ps_strbuf_fini(&layout);
     ps_strbuf_fini(&effective);
     return st;
