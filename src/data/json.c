@@ -198,32 +198,6 @@ static size_t utf8_sequence(const unsigned char *s, size_t avail)
     return n;
 }
 
-static void put_utf8(ps_strbuf *sb, uint32_t cp)
-{
-    char out[4];
-    size_t n;
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        out[0] = (char)(0xF0 | (cp >> 18));
-        out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    ps_strbuf_append(sb, out, n);
-}
-
 /* Reads 4 hex digits at r->text[at]; false if they are not there. */
 static bool hex4(const reader *r, size_t at, uint32_t *out)
 {
@@ -326,7 +300,8 @@ static ps_status read_string(reader *r)
             cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
             r->pos += 6;
         }
-        put_utf8(&r->str, cp);
+        char utf8[4];
+        ps_strbuf_append(&r->str, utf8, ps_utf8_encode(cp, utf8));
     }
     if (r->str.failed)
         return out_of_memory();
