@@ -237,6 +237,42 @@ static void test_statements(void)
     ps_model_destroy(&m);
 }
 
+/* Assignments through slices, multi-indexes, nested indexes, compound operators, and
+ * right-hand sides that overlap the assigned part. */
+static void test_slice_assignments(void)
+{
+    const char *program =
+        "parameters { vector[6] v; }\n"
+        "model {\n"
+        "  matrix[3, 3] M = rep_matrix(0, 3, 3);\n"
+        "  array[2, 3] real a = rep_array(0.0, 2, 3);\n"
+        "  array[2] vector[3] av;\n"
+        "  array[3] int k = {1, 2, 3};\n"
+        "  M[2:3, 2] = v[1:2];\n"
+        "  M[1, :] = v[4:6]';\n"
+        "  M[{3, 1}, 3] += [100, 200]';\n"
+        "  a[:, 2] = {v[1], v[2]};\n"
+        "  a[2][3] = v[3];\n"
+        "  av[1] = v[1:3];\n"
+        "  av[2] = v[4:6];\n"
+        "  av[2][2:3] = av[1][1:2];\n"
+        "  k[2:3] = k[1:2];\n"
+        "  target += sum(M) + 10 * sum(to_array_1d(a)) + 100 * sum(av[2]) + 1000 * sum(k)\n"
+        "    + 10000 * M[1, 3];\n"
+        "}\n";
+    ps_model *m = compile_ok("slice assignments", program, NULL);
+    if (m == NULL)
+        return;
+    double v[6] = {1, 2, 3, 4, 5, 6};
+    /* M = [[4, 5, 206], [0, 1, 0], [0, 2, 100]], a = [[0, 1, 0], [0, 2, 3]],
+     * av[2] = (4, 1, 2), k = {1, 1, 2}. */
+    double want = 318 + 10 * 6 + 100 * 7 + 1000 * 4 + 10000 * 206;
+    ps_status st;
+    double got = lp_at(m, v, &st);
+    CHECK(st == PS_OK && got == want, "slice assignments: %.17g, expected %.17g", got, want);
+    ps_model_destroy(&m);
+}
+
 /* ---------------------------------------------------------------------------------------
  * propto: `~` drops constant terms, target += keeps them, _lupdf drops them
  * ------------------------------------------------------------------------------------- */
@@ -1113,6 +1149,7 @@ int main(void)
     ps_log_set_level(PS_LOG_ERROR);
     test_values();
     test_statements();
+    test_slice_assignments();
     test_propto();
     test_transforms();
     test_gradients();
