@@ -377,8 +377,9 @@ KERN_ATTR static double KERN(glm)(int family, size_t n, size_t K, const double *
                 memcpy(d + i + 4 * j, &dv[j], sizeof dv[j]);
         }
         if (family == 0 && ++strips == 2048 / GLM_STRIP) {
-            /* Fold the lane products (each of 512 factors in (1, 2]) into the log sum. */
-            log1p_sum += log((prod[0] * prod[1]) * (prod[2] * prod[3]));
+            /* Fold the lane products (each of 512 factors in (1, 2], so at most 2^512)
+             * into the log sum, lane by lane: their product can overflow. */
+            log1p_sum += (log(prod[0]) + log(prod[1])) + (log(prod[2]) + log(prod[3]));
             prod = one;
             strips = 0;
         }
@@ -398,7 +399,7 @@ KERN_ATTR static double KERN(glm)(int family, size_t n, size_t K, const double *
     }
     double total = (part[0] + part[1]) + (part[2] + part[3]);
     if (family == 0)
-        total -= log1p_sum + log((prod[0] * prod[1]) * (prod[2] * prod[3]));
+        total -= log1p_sum + ((log(prod[0]) + log(prod[1])) + (log(prod[2]) + log(prod[3])));
     double tail_dsum = 0.0;
     for (; i < n; i++) {
         double t = sa ? alpha[i] : alpha[0], acc = 0.0, di;

@@ -178,6 +178,26 @@ int main(void)
         ps_error_clear();
     }
     char stan[1024], data[1024];
+    /* logistic regression at theta = 0: every linear predictor is 0 and lp = -N log 2
+     * exactly (the priors vanish). Regression test of the fused GLM kernel, whose lane
+     * products of (1 + e^-|eta|) overflowed when many predictors were near 0. */
+    snprintf(stan, sizeof stan, "%s/bench/models/logistic_regression.stan", shared);
+    snprintf(data, sizeof data, "%s/bench/data/logistic_regression.json", shared);
+    ps_model *lr = NULL;
+    if (ps_model_stan_create(stan, data, 1, &lr) == PS_OK) {
+        ps_model_workspace *ws = NULL;
+        ps_model_workspace_create(lr, &ws);
+        double th[26] = {0}, g[26], lp = 0;
+        ps_model_log_density_gradient(lr, ws, th, &lp, g);
+        CHECK(fabs(lp + 5000 * log(2.0)) < 1e-9,
+              "logistic regression at 0: lp %.17g, expected "
+              "-5000 log 2 = %.17g",
+              lp, -5000 * log(2.0));
+        ps_model_workspace_destroy(&ws);
+    } else {
+        CHECK(0, "logistic_regression: %s", ps_error_message());
+    }
+    ps_model_destroy(&lr);
     snprintf(stan, sizeof stan, "%s/bench/models/poisson_glm.stan", shared);
     snprintf(data, sizeof data, "%s/bench/data/poisson_glm.json", shared);
     pglm p;
