@@ -15,6 +15,10 @@ foreach(np 1 2)
     CHECKS --exit 1 --stdout-empty --stderr-has "stan_bad_program.stan:5:20: error: expected"
       --stderr-count "error:#1"
     COMMAND check ${PSAMPLE_APP_CONFIGS}/stan_bad_program.toml)
+  ps_add_cli_test(NAME app_stan_unsupported_np${np} NPROCS ${np}
+    CHECKS --exit 1 --stdout-empty --stderr-has "stan_unsupported.stan:6:22: error:"
+      --stderr-has "is not supported yet" --stderr-count "error:#1"
+    COMMAND check ${PSAMPLE_APP_CONFIGS}/stan_unsupported.toml)
   ps_add_cli_test(NAME app_stan_missing_data_np${np} NPROCS ${np}
     CHECKS --exit 1 --stderr-has "stan_missing_data.toml:5:8: error: 'data.file' names"
       --stderr-has "no-such-data.json" --stderr-count "error:#1"
