@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "math/blas.h"
+#include "math/kernels.h"
 #include "math/dens.h"
 #include "math/special.h"
 #include "model/stan_impl.h"
@@ -1128,6 +1129,74 @@ static ps_status d_glm(frame *f, const lx *e, const sval *args, sval *out)
     }
     *out = sval_real(r);
     return PS_OK;
+}
+
+/*
+ * bernoulli_logit_glm and poisson_log_glm with constant outcomes and design matrix (the
+ * usual regression: y and X are data): the outcomes were checked once at lowering, and
+ * poisson's -sum log(y!) (a constant) was computed then too, so an evaluation is the fused
+ * kernel pass over X (ps_kern_glm) and nothing else.
+ */
+static ps_status d_glm_data(frame *f, const lx *e, const sval *args, sval *out)
+{
+    bool poisson = e->fn == PS_STAN_FN_POISSON_LOG_GLM_LPMF;
+    ps_adv X = R(1), alpha = is_scalar(&args[2]) ? R(2) : flat(&args[2]), beta = flat(&args[3]);
+    size_t N = X.rows, K = X.cols;
+    if (ps_adv_size(beta) != K || (ps_adv_size(alpha) != 1 && ps_adv_size(alpha) != N))
+        return d_glm(f, e, args, out); /* the generic path reports the sizes */
+    bool var = alpha.var || beta.var;
+    ps_adv r;
+    if (e->propto && !var) {
+        PS_CHECK(ps_ad_const(f->tape, 0.0, &r));
+        *out = sval_real(r);
+        return PS_OK;
+    }
+    ps_ad_partials P;
+    PS_CHECK(ps_ad_partials_begin(f->tape, &P, (ps_adv[]){alpha, beta}, 2));
+    double *dalpha = P.d[0], *dbeta = P.d[1], *dfull = NULL, *G = NULL, dsum = 0.0;
+    size_t sa = ps_adv_size(alpha) == 1 ? 0 : 1;
+    if (dalpha != NULL && sa)
+        PS_CHECK(ps_ad_alloc(f->tape, N, &dfull));
+    if (dbeta != NULL)
+        PS_CHECK(ps_ad_alloc(f->tape, 4 * K, &G));
+    double lp = ps_kern_glm(poisson ? 1 : 0, N, K, X.v, N, alpha.v, sa, beta.v, args[0].iv, dfull,
+                            &dsum, dbeta, G);
+    if (poisson && !e->propto)
+        lp += e->konst;
+    if (dalpha != NULL) {
+        if (sa)
+            for (size_t i = 0; i < N; i++)
+                dalpha[i] += dfull[i];
+        else
+            dalpha[0] += dsum;
+    }
+    PS_CHECK(ps_ad_partials_finish(&P, lp, var, &r));
+    *out = sval_real(r);
+    return PS_OK;
+}
+
+bool sm_glm_specialise(lx *call)
+{
+    bool poisson = call->fn == PS_STAN_FN_POISSON_LOG_GLM_LPMF;
+    if ((call->fn != PS_STAN_FN_BERNOULLI_LOGIT_GLM_LPMF && !poisson) || call->n_args != 4)
+        return false;
+    const lx *y = call->args[0], *X = call->args[1];
+    if (!y->is_const || !X->is_const || X->type.base != PS_STAN_MATRIX)
+        return false;
+    size_t n = sshape_count(&y->cval.s);
+    if (n != X->cval.s.r || n == 0)
+        return false; /* a broadcast scalar outcome, or a size mismatch: the generic path */
+    double log_fact = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        int v = y->cval.iv[i];
+        if (v < 0 || (!poisson && v > 1))
+            return false; /* the generic path rejects with its message */
+        if (poisson)
+            log_fact += ps_log_factorial(v);
+    }
+    call->konst = -log_fact;
+    call->impl = d_glm_data;
+    return true;
 }
 
 /* ---------------------------------------------------------------------------------------

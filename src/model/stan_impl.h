@@ -155,6 +155,7 @@ struct lx {
     lidx *idx;
     const char *name; /* the variable or function name, for messages */
     int imin, imax;   /* a constant int array: its smallest and largest value */
+    double konst;     /* a call's precomputed constant term (GLMs with constant data) */
     bool foldable;    /* lowering: computable once from constants */
     bool is_const;    /* a constant node (eval == sm_eval_const) */
 };
@@ -346,6 +347,11 @@ typedef enum sm_fn_support {
  * operation code *op; *ieval for int results. Returns the support level. */
 sm_fn_support sm_fn_resolve(ps_stan_fn fn, int sig, const ps_stan_expr *call, lx_impl_fn *impl,
                             lx_ieval_fn *ieval, int *op);
+
+/* A GLM (bernoulli_logit_glm, poisson_log_glm) whose outcomes and design matrix are
+ * constants: checked once at lowering, the kernel called directly (stan_fns.c). Returns
+ * false when the call does not qualify (the generic path then checks at run time). */
+bool sm_glm_specialise(lx *call);
 
 /* stan_dist.c: distributions and cumulative distribution functions written for the
  * compiled model on the engine's partials API (those the engine does not have). */

@@ -551,6 +551,8 @@ static ps_status lower_call(lower_ctx *c, const ps_stan_expr *e, lx **out)
     for (size_t i = 0; i < e->u.call.n_args; i++)
         all_scalar = all_scalar && is_real_scalar(e->u.call.args[i]->type);
     PS_CHECK(finish_node(c, n, true));
+    if (n->eval == sm_eval_call && !n->foldable)
+        sm_glm_specialise(n);
     /* a + b * c, b * c + a (element-wise or by a scalar): one fused node. */
     if (n->eval == sm_eval_fma && all_scalar)
         n->eval = sm_eval_fma_s;
