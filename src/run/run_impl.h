@@ -58,7 +58,6 @@ typedef struct ps_run {
     MPI_Comm notice_comm;
     MPI_Request notice_recv;
     MPI_Request *notice_sends;
-    struct sigaction old_actions[3];
     long long test_signal_at;
     int64_t progress_offset;
     ps_model *model;

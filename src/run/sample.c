@@ -145,22 +145,15 @@ static void on_signal(int sig)
 static const int stop_signals[] = {SIGTERM, SIGINT, SIGUSR1};
 enum { N_STOP_SIGNALS = sizeof stop_signals / sizeof stop_signals[0], NOTICE_TAG = 4242 };
 
-static void signals_install(ps_run *run)
+void ps_run_catch_signals(void)
 {
-    signal_flag = 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
     for (int i = 0; i < N_STOP_SIGNALS; i++)
-        sigaction(stop_signals[i], &sa, &run->old_actions[i]);
-}
-
-static void signals_restore(ps_run *run)
-{
-    for (int i = 0; i < N_STOP_SIGNALS; i++)
-        sigaction(stop_signals[i], &run->old_actions[i], NULL);
+        sigaction(stop_signals[i], &sa, NULL);
 }
 
 static const char *signal_name(int sig)
@@ -1504,10 +1497,8 @@ ps_status ps_run_sample(MPI_Comm comm, const ps_config *cfg, ps_run_options *opt
         st = ps_run_report_warnings(&run);
     if (st == PS_OK) {
         test_signal_setup(&run);
-        signals_install(&run);
         run.last_checkpoint = ps_time_now();
         st = drive(&run, &stopped);
-        signals_restore(&run);
     }
     if (!stopped) {
         ps_run_progress_done(&run);
