@@ -50,6 +50,8 @@ static void record_sampling_stats(ps_run_slot *slot, const ps_iter_stats *s)
     slot->divergent += s->diverging;
     slot->treedepth_hits += s->reached_max_treedepth;
     slot->n_steps += (uint64_t)s->n_steps;
+    slot->tree_depth_sum += (double)s->tree_depth;
+    slot->accept_stat_sum += s->acceptance_rate;
     /* E-BFMI (Betancourt 2016): sum of squared energy changes over the energy variance. */
     if (slot->energy_n > 0) {
         double d = s->energy - slot->energy_prev;
