@@ -10,6 +10,7 @@ column (no baseline, and the settings differ from Stan's run); the same table fr
 --from; a Stan column and ratio with a baseline whose run matches these settings; and
 a clear error for an unknown case.
 """
+import glob
 import json
 import os
 import re
@@ -66,9 +67,11 @@ def main(argv):
     # One JSON per run: psample's report and the harness's record.
     reports = []
     for seed in (3, 4):
-        path = os.path.join(out, "eight_schools", f"s{seed}.json")
-        if not check(os.path.isfile(path), f"no run file {path}"):
+        found = glob.glob(os.path.join(out, "eight_schools*", f"s{seed}.json"))
+        if not check(len(found) == 1, f"expected one run file eight_schools*/s{seed}.json in "
+                     f"{out}, found {found}"):
             continue
+        path = found[0]
         with open(path) as f:
             r = json.load(f)
         reports.append(r)
