@@ -17,10 +17,13 @@
 #include "core/core.h"
 #include "par/par.h"
 #include "run/run.h"
+#include "run/run_impl.h"
 
 static const char usage_text[] =
-    "usage: psample [run] CONFIG [--set section.key=value]... [--report FILE]\n"
-    "       psample check CONFIG [--set section.key=value]...\n"
+    "usage: psample [run] CONFIG [--set section.key=value]... [--force] [--report FILE]\n"
+    "       psample check CONFIG [--set section.key=value]... [--force]\n"
+    "       psample resume CONFIG [--set section.key=value]... [--report FILE]\n"
+    "       psample summary TRACE\n"
     "       psample --help | --version\n"
     "\n"
     "Runs Markov chain Monte Carlo for the model and data named in CONFIG (a TOML file),\n"
@@ -30,10 +33,15 @@ static const char usage_text[] =
     "  run      sample (the default when the first argument is a file)\n"
     "  check    validate CONFIG, the files it names, the model and the data without\n"
     "           sampling, and print the effective configuration with defaults filled in\n"
+    "  resume   continue a run that stopped at a signal (or crashed) from its checkpoint\n"
+    "           (output.checkpoint), on any number of ranks; the draws are the same as\n"
+    "           those of a run that was never interrupted\n"
+    "  summary  print the summary table of a trace file (no MPI needed)\n"
     "\n"
     "options:\n"
     "  --set section.key=value   override a key of CONFIG (repeatable), e.g.\n"
     "                            --set sampler.draws=2000 --set sampler.seed=7\n"
+    "  --force                   replace the trace (output.file) if it exists\n"
     "  --report FILE             run: also write a JSON report of the run (timings,\n"
     "                            gradient evaluations, ESS, divergences, memory)\n"
     "  -h, --help                print this help and exit\n"
@@ -43,7 +51,15 @@ static const char usage_text[] =
     "data), 2 runtime failure, 3 stopped by a signal after writing a checkpoint.\n"
     "The configuration keys are documented in the README.\n";
 
-typedef enum command { CMD_NONE, CMD_RUN, CMD_CHECK, CMD_HELP, CMD_VERSION } command;
+typedef enum command {
+    CMD_NONE,
+    CMD_RUN,
+    CMD_CHECK,
+    CMD_RESUME,
+    CMD_SUMMARY,
+    CMD_HELP,
+    CMD_VERSION
+} command;
 
 typedef struct cli {
     command cmd;
@@ -51,6 +67,7 @@ typedef struct cli {
     const char **overrides;
     size_t n_overrides;
     const char *report_path;
+    bool force;
 } cli;
 
 /* Parses argv; the same on every rank, so no communication is needed to agree. */
@@ -64,6 +81,12 @@ static ps_status parse_args(int argc, char **argv, cli *c)
             i++;
         } else if (strcmp(argv[i], "check") == 0) {
             c->cmd = CMD_CHECK;
+            i++;
+        } else if (strcmp(argv[i], "resume") == 0) {
+            c->cmd = CMD_RESUME;
+            i++;
+        } else if (strcmp(argv[i], "summary") == 0) {
+            c->cmd = CMD_SUMMARY;
             i++;
         }
     }
@@ -84,6 +107,10 @@ static ps_status parse_args(int argc, char **argv, cli *c)
             c->overrides[c->n_overrides++] = argv[++i];
             continue;
         }
+        if (strcmp(a, "--force") == 0) {
+            c->force = true;
+            continue;
+        }
         if (strcmp(a, "--report") == 0) {
             if (i + 1 >= argc)
                 return ps_error(PS_ERR_USAGE, "--report needs a file name: --report run.json");
@@ -98,7 +125,7 @@ static ps_status parse_args(int argc, char **argv, cli *c)
             return ps_error(PS_ERR_USAGE, "unknown option '%s'", a);
         if (c->config_path != NULL) {
             if (c->cmd == CMD_NONE && c->config_path != NULL)
-                return ps_error(PS_ERR_USAGE, "unknown command '%s' (commands: run, check)",
+                return ps_error(PS_ERR_USAGE, "unknown command '%s' (commands: run, check, resume)",
                                 c->config_path);
             return ps_error(PS_ERR_USAGE, "unexpected argument '%s' after CONFIG", a);
         }
@@ -107,7 +134,8 @@ static ps_status parse_args(int argc, char **argv, cli *c)
     if (c->cmd == CMD_NONE)
         c->cmd = CMD_RUN;
     if (c->config_path == NULL)
-        return ps_error(PS_ERR_USAGE, "no configuration file given");
+        return ps_error(PS_ERR_USAGE, c->cmd == CMD_SUMMARY ? "no trace file given"
+                                                            : "no configuration file given");
     return PS_OK;
 }
 
@@ -132,7 +160,26 @@ static void print_error(int rank, ps_status status)
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
+    /* psample summary reads a file: no MPI. */
+    {
+        cli pre = {CMD_NONE, NULL, NULL, 0, NULL, false};
+        ps_status pst = parse_args(argc, argv, &pre);
+        if (pst == PS_OK && pre.cmd == CMD_SUMMARY) {
+            if (pre.n_overrides > 0)
+                pst = ps_error(PS_ERR_USAGE, "summary takes no --set");
+            else
+                pst = ps_run_summary_file(pre.config_path);
+            if (pst != PS_OK)
+                print_error(0, pst);
+            ps_free(pre.overrides);
+            return ps_status_exit_code(pst);
+        }
+        ps_free(pre.overrides);
+        ps_error_clear();
+    }
+    /* Chains run on OpenMP threads; only the master thread calls MPI. */
+    int provided = MPI_THREAD_SINGLE;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     int rank = 0, size = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -140,8 +187,9 @@ int main(int argc, char **argv)
     if (rank != 0)
         ps_log_set_enabled(false);
 
-    cli c = {CMD_NONE, NULL, NULL, 0, NULL};
+    cli c = {CMD_NONE, NULL, NULL, 0, NULL, false};
     ps_config *cfg = NULL;
+    bool stopped = false;
     ps_status st = parse_args(argc, argv, &c);
     if (st == PS_OK && c.cmd == CMD_HELP) {
         if (rank == 0)
@@ -152,16 +200,16 @@ int main(int argc, char **argv)
     } else if (st == PS_OK) {
         st = ps_config_load_collective(MPI_COMM_WORLD, c.config_path, c.overrides, c.n_overrides,
                                        &cfg);
+        ps_run_options options = {c.report_path, c.force, c.cmd == CMD_RESUME, false};
         if (st == PS_OK && c.cmd == CMD_CHECK)
-            st = ps_run_check(MPI_COMM_WORLD, cfg);
-        else if (st == PS_OK) {
-            ps_run_options options = {c.report_path};
+            st = ps_run_check(MPI_COMM_WORLD, cfg, &options);
+        else if (st == PS_OK)
             st = ps_run_sample(MPI_COMM_WORLD, cfg, &options);
-        }
+        stopped = st == PS_OK && options.stopped_by_signal;
     }
     if (st != PS_OK)
         print_error(rank, st);
-    int code = ps_status_exit_code(st);
+    int code = stopped ? PS_EXIT_CHECKPOINTED : ps_status_exit_code(st);
     ps_config_destroy(&cfg);
     ps_free(c.overrides);
     fflush(stdout);

@@ -70,6 +70,13 @@ typedef struct ps_config {
         int64_t max_draws;
     } convergence;
     struct {
+        char *file; /* the trace (resolved path) */
+        bool save_warmup;
+        double flush_seconds;
+        char *checkpoint; /* resolved path; defaults to the trace's path + ".ckpt" */
+        double checkpoint_seconds;
+    } output;
+    struct {
         int64_t ranks_per_chain;
         int64_t threads;
     } parallel;
@@ -144,9 +151,10 @@ ps_status ps_config_error_at_key(const ps_config *cfg, ps_status status, const c
                                  const char *key, const char *fmt, ...) PS_PRINTF(5, 6);
 
 /*
- * Checks what can be checked without loading anything: that the files named by the
- * configuration exist and are readable. Records the first problem (PS_ERR_CONFIG naming
- * the key and the path). Local.
+ * Checks what can be checked without loading anything: that the input files named by the
+ * configuration exist and are readable, and that the folders of output files exist and
+ * are writable. Records the first problem (PS_ERR_CONFIG naming the key and the path).
+ * Local.
  */
 ps_status ps_config_check_files(const ps_config *cfg);
 

@@ -46,7 +46,8 @@ static const ps_config_key schema[] = {
     {"sampler", "warmup", PS_CFG_INT, OFF(sampler.warmup), "1000", 0, 1e9, false, false, NULL,
      "Warmup (adaptation) iterations per chain; the maximum when adaptive warmup is on."},
     {"sampler", "draws", PS_CFG_INT, OFF(sampler.draws), "1000", 0, 1e9, false, false, NULL,
-     "Draws per chain kept after warmup (before thinning)."},
+     "Sampling iterations per chain after warmup (every `thin`-th is kept); with "
+     "`convergence.stop_early` the limit is `convergence.max_draws` instead."},
     {"sampler", "seed", PS_CFG_INT, OFF(sampler.seed), NULL, 0, 9.3e18, false, false, NULL,
      "Seed of every chain's random stream; chosen at random and reported when omitted."},
     {"sampler", "thin", PS_CFG_INT, OFF(sampler.thin), "1", 1, 1e9, false, false, NULL,
@@ -71,11 +72,12 @@ static const ps_config_key schema[] = {
     {"adaptation", "engaged", PS_CFG_BOOL, OFF(adaptation.engaged), "true", 0, 0, false,
      false, NULL, "Adapt step size and metric during warmup."},
     {"adaptation", "pooled", PS_CFG_BOOL, OFF(adaptation.pooled), NULL, 0, 0, false, false,
-     NULL, "Pool the metric estimate of all chains at each window end (default: true when "
-           "chains > 1)."},
+     NULL, "Pool the metric estimate of all chains at each window end and give every chain the "
+           "median step size after warmup (default: true when chains > 1)."},
     {"adaptation", "adaptive_warmup", PS_CFG_BOOL, OFF(adaptation.adaptive_warmup), "false", 0,
      0, false, false, NULL,
-     "End warmup early, at a window end, once the warmup draws look converged."},
+     "End warmup at a window end once the draws since the last metric update look "
+     "converged; the rest of warmup becomes the term buffer."},
     {"adaptation", "min_warmup", PS_CFG_INT, OFF(adaptation.min_warmup), "150", 0, 1e9, false,
      false, NULL, "Adaptive warmup: never end warmup before this many iterations."},
     {"adaptation", "init_buffer", PS_CFG_INT, OFF(adaptation.init_buffer), "75", 0, 1e9, false,
@@ -96,7 +98,7 @@ static const ps_config_key schema[] = {
      BIG, false, false, NULL, "Adaptive warmup: bulk-ESS every quantity must exceed."},
 
     {"convergence", "check_every", PS_CFG_INT, OFF(convergence.check_every), "100", 1, 1e9,
-     false, false, NULL, "Draws per chain between online convergence checks."},
+     false, false, NULL, "Sampling iterations per chain between online convergence checks."},
     {"convergence", "rhat_max", PS_CFG_FLOAT, OFF(convergence.rhat_max), "1.01", 1, BIG, true,
      false, NULL, "Converged when every rank-normalised split R-hat is below this."},
     {"convergence", "ess_bulk_min", PS_CFG_FLOAT, OFF(convergence.ess_bulk_min), "400.0", 0,
@@ -106,10 +108,26 @@ static const ps_config_key schema[] = {
     {"convergence", "stop_early", PS_CFG_BOOL, OFF(convergence.stop_early), "false", 0, 0,
      false, false, NULL, "Stop sampling as soon as the run has converged (else at `draws`)."},
     {"convergence", "min_draws", PS_CFG_INT, OFF(convergence.min_draws), "100", 1, 1e9, false,
-     false, NULL, "With stop_early: never stop before this many draws per chain."},
+     false, NULL, "With stop_early: never stop before this many sampling iterations per chain."},
     {"convergence", "max_draws", PS_CFG_INT, OFF(convergence.max_draws), "10000", 1, 1e9,
-     false, false, NULL, "With stop_early: stop at this many draws per chain at the latest."},
+     false, false, NULL, "With stop_early: stop after this many sampling iterations per chain at the latest."},
 
+    {"output", "file", PS_CFG_PATH, OFF(output.file), "\"trace.h5\"", 0, 0, false, false, NULL,
+     "The trace: parallel HDF5 in ArviZ InferenceData layout (arviz.from_netcdf reads it). An "
+     "existing file is an error unless --force is given."},
+    {"output", "save_warmup", PS_CFG_BOOL, OFF(output.save_warmup), "false", 0, 0, false, false,
+     NULL, "Also write the warmup draws (groups warmup_posterior, warmup_sample_stats)."},
+    {"output", "flush_seconds", PS_CFG_FLOAT, OFF(output.flush_seconds), "60.0", 0, BIG, true,
+     false, NULL,
+     "Flush the trace to disk at the first sync point after this many seconds; after a "
+     "crash the file holds every draw up to the last flush."},
+    {"output", "checkpoint", PS_CFG_PATH, OFF(output.checkpoint), NULL, 0, 0, false, false,
+     NULL,
+     "Checkpoint for `psample resume` (default: the trace's name + \".ckpt\"); written on "
+     "SIGTERM, SIGINT, SIGUSR1 and every `checkpoint_seconds`, removed when the run ends."},
+    {"output", "checkpoint_seconds", PS_CFG_FLOAT, OFF(output.checkpoint_seconds), "600.0", 0,
+     BIG, false, false, NULL,
+     "Also checkpoint at the first sync point after this many seconds (0: only on a signal)."},
     {"parallel", "ranks_per_chain", PS_CFG_INT, OFF(parallel.ranks_per_chain), "1", 1, 1, false,
      false, NULL, "MPI ranks that evaluate one chain together (only 1 in this version)."},
     {"parallel", "threads", PS_CFG_INT, OFF(parallel.threads), "1", 1, 1024, false, false, NULL,
@@ -121,8 +139,8 @@ enum { N_KEYS = sizeof schema / sizeof schema[0] };
 
 _Static_assert(N_KEYS <= 128, "ps_config.given_ holds 128 bits");
 
-static const char *const sections[] = {"model",       "data",     "sampler", "adaptation",
-                                       "convergence", "parallel", NULL};
+static const char *const sections[] = {"model",       "data",   "sampler",  "adaptation",
+                                       "convergence", "output", "parallel", NULL};
 
 const ps_config_key *ps_config_schema(size_t *n)
 {
@@ -347,27 +365,46 @@ static bool in_range(const ps_config_key *k, double x)
 }
 
 /* Makes a path absolute: relative to base_file's folder, or to cwd when base_file is NULL. */
+/* The canonical form of an absolute path: realpath() of the file when it exists, else of
+ * its folder joined with the file name (an output file that does not exist yet), else the
+ * path unchanged. */
+static ps_status canonical_path(char *path, char **out)
+{
+    char *real = realpath(path, NULL);
+    if (real == NULL) {
+        char *slash = strrchr(path, '/');
+        if (slash != NULL && slash != path) {
+            *slash = '\0';
+            char *folder = realpath(path, NULL);
+            *slash = '/';
+            if (folder != NULL) {
+                ps_strbuf sb;
+                ps_strbuf_init(&sb);
+                ps_strbuf_puts(&sb, folder);
+                ps_strbuf_puts(&sb, slash);
+                free(folder);
+                ps_free(path);
+                return ps_strbuf_take(&sb, out);
+            }
+        }
+        *out = path;
+        return PS_OK;
+    }
+    char *copy = ps_strdup(real);
+    free(real);
+    ps_free(path);
+    if (copy == NULL)
+        return ps_error(PS_ERR_MEM, "out of memory resolving a path");
+    *out = copy;
+    return PS_OK;
+}
+
 static ps_status absolute_path(const char *base_file, const char *cwd, const char *path, char **out)
 {
     char *joined = NULL;
     PS_CHECK(ps_path_resolve(base_file, path, &joined));
-    char *real = NULL;
-    if (joined[0] == '/') {
-        /* An existing file is named by its canonical path (no "..", no symlinks). */
-        real = realpath(joined, NULL);
-        if (real != NULL) {
-            char *copy = ps_strdup(real);
-            free(real);
-            if (copy == NULL) {
-                ps_free(joined);
-                return ps_error(PS_ERR_MEM, "out of memory resolving a path");
-            }
-            ps_free(joined);
-            joined = copy;
-        }
-        *out = joined;
-        return PS_OK;
-    }
+    if (joined[0] == '/')
+        return canonical_path(joined, out);
     ps_strbuf sb;
     ps_strbuf_init(&sb);
     ps_strbuf_puts(&sb, cwd);
@@ -380,19 +417,7 @@ static ps_status absolute_path(const char *base_file, const char *cwd, const cha
     ps_free(joined);
     char *absolute = NULL;
     PS_CHECK(ps_strbuf_take(&sb, &absolute));
-    real = realpath(absolute, NULL);
-    if (real != NULL) {
-        char *copy = ps_strdup(real);
-        free(real);
-        if (copy == NULL) {
-            ps_free(absolute);
-            return ps_error(PS_ERR_MEM, "out of memory resolving a path");
-        }
-        ps_free(absolute);
-        absolute = copy;
-    }
-    *out = absolute;
-    return PS_OK;
+    return canonical_path(absolute, out);
 }
 
 static ps_status set_value(ps_config *cfg, size_t index, const ps_toml_value *v,
@@ -573,6 +598,16 @@ static ps_status check_combination(ps_config *cfg)
                         "= \"model.so\"");
     if (!ps_config_given(cfg, "adaptation", "pooled"))
         cfg->adaptation.pooled = cfg->sampler.chains > 1;
+    if (cfg->output.checkpoint == NULL) {
+        ps_strbuf sb;
+        ps_strbuf_init(&sb);
+        ps_strbuf_printf(&sb, "%s.ckpt", cfg->output.file);
+        PS_CHECK(ps_strbuf_take(&sb, &cfg->output.checkpoint));
+    }
+    if (strcmp(cfg->output.checkpoint, cfg->output.file) == 0)
+        return fail_key(cfg, "output", "checkpoint",
+                        "'output.checkpoint' and 'output.file' name the same file %s",
+                        cfg->output.file);
     if (strcmp(cfg->sampler.algorithm, "metropolis") == 0 &&
         strcmp(cfg->sampler.metric, "dense") == 0)
         return fail_key(cfg, "sampler", "metric",
@@ -742,6 +777,16 @@ ps_status ps_config_parse_in(const char *path, const char *text, size_t text_len
         PS_TRY(set_default(cfg, &schema[i]));
     PS_TRY(ps_toml_parse(path, text, text_len, &root));
     PS_TRY(walk_file(cfg, root, site, cwd));
+    /* A path key left at its default names a file next to the configuration. */
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (schema[i].kind != PS_CFG_PATH || is_given(cfg, i) || schema[i].default_text == NULL)
+            continue;
+        char **slot = field(cfg, &schema[i]);
+        char *resolved = NULL;
+        PS_TRY(absolute_path(path, cwd, *slot, &resolved));
+        ps_free(*slot);
+        *slot = resolved;
+    }
     for (size_t i = 0; i < n_overrides; i++)
         PS_TRY(apply_override(cfg, overrides[i], site, cwd));
     PS_TRY(check_combination(cfg));
@@ -830,6 +875,29 @@ ps_status ps_config_check_files(const ps_config *cfg)
         const char *p = *(char *const *)cfield(cfg, k);
         if (p == NULL)
             continue;
+        if (strcmp(k->section, "output") == 0) {
+            /* An output file is created by the run: its folder must exist and be writable. */
+            char *folder = ps_strdup(p);
+            if (folder == NULL)
+                return ps_error(PS_ERR_MEM, "out of memory checking paths");
+            char *slash = strrchr(folder, '/');
+            if (slash == folder)
+                slash[1] = '\0';
+            else if (slash)
+                *slash = '\0';
+            int ok = access(slash ? folder : ".", W_OK | X_OK);
+            int err = errno;
+            ps_status st = PS_OK;
+            if (ok != 0)
+                st = ps_config_error_at_key(cfg, PS_ERR_CONFIG, k->section, k->key,
+                                            "'%s.%s' names %s, but the folder %s %s", k->section,
+                                            k->key, p, slash ? folder : ".",
+                                            err == ENOENT ? "does not exist" : "is not writable");
+            ps_free(folder);
+            if (st != PS_OK)
+                return st;
+            continue;
+        }
         if (access(p, R_OK) != 0)
             return ps_config_error_at_key(cfg, PS_ERR_CONFIG, k->section, k->key,
                                           "'%s.%s' names %s, which %s", k->section, k->key, p,

@@ -176,6 +176,37 @@ ps_status ps_path_resolve(const char *base_file, const char *path, char **out);
 /* Monotonic wall-clock seconds. */
 double ps_time_now(void);
 
+/* ---------------------------------------------------------------------------------------
+ * Bytes: little-endian serialisation (checkpoints, chain states) and FNV-1a hashing
+ * (digests of draws, hashes of files).
+ * ------------------------------------------------------------------------------------- */
+
+#define PS_FNV_OFFSET UINT64_C(0xcbf29ce484222325)
+
+/* Continues an FNV-1a 64-bit hash h (start with PS_FNV_OFFSET) over n bytes. */
+uint64_t ps_fnv1a(uint64_t h, const void *data, size_t n);
+
+/* A writer with buf == NULL only counts (pos is the size needed); writes past size are
+ * dropped, so pos > size after writing means the buffer was too small. */
+typedef struct ps_writer {
+    unsigned char *buf;
+    size_t pos, size;
+} ps_writer;
+/* A reader sets failed (and returns zeros) when it would read past size. */
+typedef struct ps_reader {
+    const unsigned char *buf;
+    size_t pos, size;
+    bool failed;
+} ps_reader;
+void ps_put_u64(ps_writer *w, uint64_t v);
+void ps_put_f64(ps_writer *w, double v);
+void ps_put_f64s(ps_writer *w, const double *v, size_t n);
+void ps_put_bytes(ps_writer *w, const void *bytes, size_t n);
+uint64_t ps_get_u64(ps_reader *r);
+double ps_get_f64(ps_reader *r);
+void ps_get_f64s(ps_reader *r, double *v, size_t n);
+void ps_get_bytes(ps_reader *r, void *bytes, size_t n);
+
 /* Levenshtein distance, capped at limit+1 (for "did you mean" suggestions). */
 size_t ps_edit_distance(const char *a, const char *b, size_t limit);
 

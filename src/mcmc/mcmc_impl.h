@@ -134,21 +134,4 @@ bool ps_nuts_merge_criterion(size_t dim, const double *rho_a, const double *rho_
 /* log(exp(a) + exp(b)) that is exact for -inf arguments. */
 double ps_log_sum_exp(double a, double b);
 
-/* Little-endian serialisation helpers (state.c). */
-typedef struct ps_writer {
-    unsigned char *buf;
-    size_t pos, size;
-} ps_writer;
-typedef struct ps_reader {
-    const unsigned char *buf;
-    size_t pos, size;
-    bool failed;
-} ps_reader;
-void ps_put_u64(ps_writer *w, uint64_t v);
-void ps_put_f64(ps_writer *w, double v);
-void ps_put_f64s(ps_writer *w, const double *v, size_t n);
-uint64_t ps_get_u64(ps_reader *r);
-double ps_get_f64(ps_reader *r);
-void ps_get_f64s(ps_reader *r, double *v, size_t n);
-
 #endif

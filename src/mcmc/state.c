@@ -28,69 +28,9 @@ static const unsigned char magic[8] = {'P', 'S', 'C', 'H', 'A', 'I', 'N', 0};
 
 enum { FLAG_INITIALIZED = 1, FLAG_PENDING = 2, FLAG_WARMUP_DONE = 4, FLAG_ADAPT_METRIC = 8 };
 
-void ps_put_u64(ps_writer *w, uint64_t v)
-{
-    if (w->buf != NULL && w->pos + 8 <= w->size)
-        for (int k = 0; k < 8; k++)
-            w->buf[w->pos + (size_t)k] = (unsigned char)(v >> (8 * k));
-    w->pos += 8;
-}
-
-void ps_put_f64(ps_writer *w, double v)
-{
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    ps_put_u64(w, bits);
-}
-
-void ps_put_f64s(ps_writer *w, const double *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        ps_put_f64(w, v[i]);
-}
-
-static void put_bytes(ps_writer *w, const void *bytes, size_t n)
-{
-    if (w->buf != NULL && w->pos + n <= w->size)
-        memcpy(w->buf + w->pos, bytes, n);
-    w->pos += n;
-}
-
-uint64_t ps_get_u64(ps_reader *r)
-{
-    if (r->failed || r->pos + 8 > r->size) {
-        r->failed = true;
-        return 0;
-    }
-    uint64_t v = 0;
-    for (int k = 0; k < 8; k++)
-        v |= (uint64_t)r->buf[r->pos + (size_t)k] << (8 * k);
-    r->pos += 8;
-    return v;
-}
-
-double ps_get_f64(ps_reader *r)
-{
-    uint64_t bits = ps_get_u64(r);
-    double v;
-    memcpy(&v, &bits, sizeof v);
-    return v;
-}
-
-void ps_get_f64s(ps_reader *r, double *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        v[i] = ps_get_f64(r);
-}
-
 static uint64_t fnv1a(const unsigned char *p, size_t n)
 {
-    uint64_t h = UINT64_C(14695981039346656037);
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= UINT64_C(1099511628211);
-    }
-    return h;
+    return ps_fnv1a(PS_FNV_OFFSET, p, n);
 }
 
 static size_t accumulator_m2_size(const ps_chain *c)
@@ -108,10 +48,10 @@ static void write_header(const ps_chain *c, ps_writer *w, uint64_t total)
 {
     char name[32] = {0};
     memcpy(name, c->algorithm, strlen(c->algorithm) < 31 ? strlen(c->algorithm) : 31);
-    put_bytes(w, magic, sizeof magic);
+    ps_put_bytes(w, magic, sizeof magic);
     ps_put_u64(w, PS_CHAIN_STATE_VERSION);
     ps_put_u64(w, total);
-    put_bytes(w, name, sizeof name);
+    ps_put_bytes(w, name, sizeof name);
     ps_put_u64(w, (uint64_t)c->metric.kind);
     ps_put_u64(w, (uint64_t)c->dim);
     ps_put_u64(w, c->settings.chain_id);

@@ -271,18 +271,6 @@ ps_status ps_monitor_summarize(ps_monitor *m, ps_diag_summary *rows)
     return st;
 }
 
-static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= UINT64_C(0x100000001b3);
-    }
-    return h;
-}
-
-#define FNV_OFFSET UINT64_C(0xcbf29ce484222325)
-
 ps_status ps_monitor_digest(ps_monitor *m, uint64_t *digest)
 {
     const ps_layout *l = m->layout;
@@ -294,7 +282,8 @@ ps_status ps_monitor_digest(ps_monitor *m, uint64_t *digest)
     st = ps_comm_agree(m->comm, st);
     if (st == PS_OK) {
         for (size_t q = 0; q < owned; q++)
-            mine[q] = fnv1a(FNV_OFFSET, quantity_draws(m, q), chains * m->n_draws * sizeof(double));
+            mine[q] =
+                ps_fnv1a(PS_FNV_OFFSET, quantity_draws(m, q), chains * m->n_draws * sizeof(double));
         for (int r = 0; r < l->size; r++) {
             m->rcounts[r] = (int)(m->share_lo[r + 1] - m->share_lo[r]);
             m->rdispls[r] = (int)m->share_lo[r];
@@ -302,7 +291,7 @@ ps_status ps_monitor_digest(ps_monitor *m, uint64_t *digest)
         PS_MPI(MPI_Allgatherv(mine, (int)owned, MPI_UINT64_T, all, m->rcounts, m->rdispls,
                               MPI_UINT64_T, m->comm),
                "MPI_Allgatherv", m->comm);
-        *digest = fnv1a(FNV_OFFSET, all, m->n_quantities * sizeof *all);
+        *digest = ps_fnv1a(PS_FNV_OFFSET, all, m->n_quantities * sizeof *all);
     }
     ps_free(mine);
     ps_free(all);

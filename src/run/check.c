@@ -1,12 +1,13 @@
 /* psample check: validation without sampling. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model/model.h"
 #include "par/par.h"
 #include "run/run.h"
 
-ps_status ps_run_load_model(const ps_config *cfg, ps_model **out)
+ps_status ps_run_load_model(const ps_config *cfg, unsigned int seed, ps_model **out)
 {
     *out = NULL;
     if (ps_fault_point("model_load"))
@@ -14,9 +15,8 @@ ps_status ps_run_load_model(const ps_config *cfg, ps_model **out)
                                       "cannot load model library '%s': injected fault "
                                       "model_load (as if the file were missing on this node)",
                                       cfg->model.library);
-    ps_status st =
-        ps_model_bridgestan_create(cfg->model.library, cfg->data.file ? cfg->data.file : "",
-                                   (unsigned int)(cfg->sampler.seed & 0xffffffffu), out);
+    ps_status st = ps_model_bridgestan_create(cfg->model.library,
+                                              cfg->data.file ? cfg->data.file : "", seed, out);
     if (st == PS_OK)
         return PS_OK;
     /* Point at the configuration line that named the failing file. */
@@ -28,16 +28,29 @@ ps_status ps_run_load_model(const ps_config *cfg, ps_model **out)
     return ps_config_error_at_key(cfg, st, section, key, "%s", message);
 }
 
-ps_status ps_run_check(MPI_Comm comm, const ps_config *cfg)
+ps_status ps_run_check_output(const ps_config *cfg, bool force)
+{
+    if (!force && access(cfg->output.file, F_OK) == 0)
+        return ps_config_error_at_key(cfg, PS_ERR_CONFIG, "output", "file",
+                                      "the trace %s already exists; psample does not overwrite "
+                                      "a trace: pass --force to replace it, or set another "
+                                      "output.file",
+                                      cfg->output.file);
+    return PS_OK;
+}
+
+ps_status ps_run_check(MPI_Comm comm, const ps_config *cfg, const ps_run_options *options)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     /* Files must be visible on every node, not only where rank 0 runs. */
     PS_CHECK(ps_comm_agree(comm, ps_config_check_files(cfg)));
+    PS_CHECK(ps_comm_agree(comm, ps_run_check_output(cfg, options->force)));
     /* The model must load and construct with the data on every rank. */
     ps_model *model = NULL;
-    ps_status st = ps_comm_agree(comm, ps_run_load_model(cfg, &model));
+    ps_status st = ps_comm_agree(
+        comm, ps_run_load_model(cfg, (unsigned int)(cfg->sampler.seed & 0xffffffffu), &model));
     ps_model_destroy(&model);
     PS_CHECK(st);
     if (rank == 0) {

@@ -47,8 +47,8 @@ static void print_line(ps_run *run, bool final)
                sizeof eta);
     char line[256];
     int n = snprintf(line, sizeof line, "psample: %-8s %6lld/%lld | %8.0f it/s | %lld div",
-                     run->phase, (long long)run->phase_done, (long long)run->phase_total, all,
-                     (long long)run->divergent_total);
+                     run->progress_phase, (long long)run->phase_done, (long long)run->phase_total,
+                     all, (long long)run->divergent_total);
     if (run->have_check && n > 0 && (size_t)n < sizeof line) {
         if (isnan(run->last_check.max_rhat))
             n += snprintf(line + n, sizeof line - (size_t)n, " | R-hat  n/a");
@@ -69,16 +69,16 @@ static void print_line(ps_run *run, bool final)
 
 void ps_run_progress_phase(ps_run *run, const char *phase, int64_t total)
 {
-    if (run->phase != NULL && strcmp(run->phase, phase) == 0) {
+    if (run->progress_phase != NULL && strcmp(run->progress_phase, phase) == 0) {
         run->phase_total = total; /* e.g. warmup shortened */
         return;
     }
-    if (run->progress_on && run->phase != NULL) {
+    if (run->progress_on && run->progress_phase != NULL) {
         print_line(run, true);
         if (run->tty)
             fputc('\n', stderr);
     }
-    run->phase = phase;
+    run->progress_phase = phase;
     run->phase_total = total;
     run->phase_done = 0;
     run->phase_start = ps_time_now();
@@ -102,12 +102,12 @@ void ps_run_progress_sync(ps_run *run)
 
 void ps_run_progress_done(ps_run *run)
 {
-    if (run->progress_on && run->phase != NULL) {
+    if (run->progress_on && run->progress_phase != NULL) {
         print_line(run, true);
         if (run->tty)
             fputc('\n', stderr);
     }
-    run->phase = NULL;
+    run->progress_phase = NULL;
 }
 
 void ps_run_progress_fini(ps_run *run)

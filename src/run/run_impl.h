@@ -2,13 +2,14 @@
 #ifndef PS_RUN_IMPL_H
 #define PS_RUN_IMPL_H
 
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
+#include "io/trace.h"
 #include "mcmc/mcmc.h"
 #include "par/par.h"
 #include "run/run.h"
-
-#define PS_RUN_FNV_OFFSET UINT64_C(0xcbf29ce484222325)
 
 /* Why sampling stopped. */
 typedef enum ps_stop_reason {
@@ -31,16 +32,36 @@ typedef struct ps_run_slot {
     uint64_t energy_n;
     uint64_t stats_digest;
     /* timing and counts per phase, for the run report */
+    size_t rec;                              /* draws recorded in the current block */
+    bool block_done;                         /* the chain reached the end of the current block */
     double seconds_warmup, seconds_sampling; /* time in this chain's iterations */
     uint64_t steps_warmup;
     unsigned long long grads_at_sampling;
     double grad_seconds_at_sampling;
 } ps_run_slot;
 
+typedef enum ps_run_phase { PS_PHASE_WARMUP = 0, PS_PHASE_SAMPLING = 1 } ps_run_phase;
+
 typedef struct ps_run {
     MPI_Comm comm;
     const ps_config *cfg;
-    const ps_run_options *options;
+    ps_run_options *options;
+    uint64_t seed; /* the configuration's, or on resume the checkpoint's */
+    ps_run_phase phase;
+    int64_t block_start; /* chain iteration at which the current block started */
+    uint64_t model_hash, data_hash;
+    double last_checkpoint;
+    /* signals and stop notices between ranks */
+    atomic_int stop_requested;
+    bool notice_sent;
+    int notices_received;
+    int notice_in, notice_out;
+    MPI_Comm notice_comm;
+    MPI_Request notice_recv;
+    MPI_Request *notice_sends;
+    struct sigaction old_actions[3];
+    long long test_signal_at;
+    int64_t progress_offset;
     ps_model *model;
     ps_layout *layout;
     size_t dim, n_quantities; /* quantities: lp__ and every output element */
@@ -51,6 +72,13 @@ typedef struct ps_run {
     size_t *recorded_scratch;
     double *block; /* [local chain][draw][quantity], block_capacity draws per chain */
     size_t block_capacity;
+    /* The trace, and its block buffers: values in the trace's format, and the sample
+     * statistics of the recorded draws ([local chain][draw], block_capacity per chain). */
+    ps_trace *trace;
+    double *trace_values;
+    double *stat_f64[PS_NUTS_N_STATS]; /* the double statistics (others NULL) */
+    int64_t *stat_depth, *stat_steps;
+    int8_t *stat_div;
     ps_monitor *monitor;      /* sampling draws */
     ps_monitor *warm_monitor; /* warmup draws of the current window (adaptive warmup) */
     int64_t warmup_used;
@@ -67,13 +95,11 @@ typedef struct ps_run {
 
     /* progress line (rank 0) */
     bool progress_on, tty;
-    const char *phase;
+    const char *progress_phase;
     int64_t phase_total, phase_done;
     double phase_start, last_print, print_interval;
     int progress_len;
 } ps_run;
-
-uint64_t ps_run_fnv1a(uint64_t h, const void *data, size_t n);
 
 ps_status ps_run_progress_init(ps_run *run);
 void ps_run_progress_phase(ps_run *run, const char *phase, int64_t total);
@@ -83,9 +109,68 @@ void ps_run_progress_sync(ps_run *run);
 void ps_run_progress_done(ps_run *run);
 void ps_run_progress_fini(ps_run *run);
 
+/* ---------------------------------------------------------------------------------------
+ * Checkpoints (checkpoint.c)
+ * ------------------------------------------------------------------------------------- */
+
+/* What a checkpoint holds besides the chains' records. */
+typedef struct ps_ckpt_header {
+    uint64_t n_chains;
+    uint32_t phase;          /* ps_run_phase */
+    int64_t block_start;     /* chain iteration at which the current block started */
+    int64_t warmup_used;     /* warmup length in force */
+    uint8_t warmup_early;    /* adaptive warmup ended early */
+    double pooled_step_size; /* after warmup, with pooling */
+    uint64_t seed;
+    uint64_t trace_warmup_draws, trace_draws; /* draws per chain in the trace */
+    uint64_t model_hash, data_hash;
+    char *config_text; /* the comparable configuration (owned) */
+} ps_ckpt_header;
+
+/* Writes a checkpoint: the header, and this rank's chains' records (each ending with its
+ * FNV-1a checksum), to "<path>.tmp", synced and renamed to path. Collective. */
+ps_status ps_checkpoint_write(MPI_Comm comm, const char *path, const ps_ckpt_header *h,
+                              const ps_layout *layout, unsigned char *const *records,
+                              const size_t *record_sizes);
+
+/* Reads a checkpoint: the header, and the records of this rank's chains in the layout
+ * (which may differ from the one that wrote it). Errors: PS_ERR_CONFIG when there is none
+ * or it holds another number of chains; PS_ERR_IO naming what is damaged. Collective. */
+ps_status ps_checkpoint_read(MPI_Comm comm, const char *path, const ps_layout *layout,
+                             ps_ckpt_header *h, unsigned char ***records, size_t **record_sizes);
+
+/* Reads the seed of a checkpoint (rank 0 reads, all receive), so that a resumed run can
+ * create its chains and model with it. Errors as ps_checkpoint_read. Collective. */
+ps_status ps_checkpoint_peek_seed(MPI_Comm comm, const char *path, uint64_t *seed);
+
+/* Frees what ps_checkpoint_read returned. Local. */
+void ps_checkpoint_free(ps_ckpt_header *h, unsigned char **records, size_t n);
+
 /* Prints (rank 0) the chains' warnings, each distinct text once with the chains it came
  * from, and clears them. Collective on run->comm. */
 ps_status ps_run_report_warnings(ps_run *run);
+
+/* What the summary table and its warnings need (table.c). */
+typedef struct ps_table_input {
+    size_t n_quantities;
+    void (*name)(const void *ctx, size_t q, char *buf, size_t size); /* "lp__", "theta[1]" */
+    const void *ctx;
+    const ps_diag_summary *rows; /* n_quantities rows */
+    size_t n_chains;
+    double total_draws; /* kept draws over all chains */
+    double divergences, divergences_warmup, treedepth_hits;
+    int64_t max_treedepth;
+    const double *ebfmi; /* per chain, or NULL to skip the check */
+    double rhat_max, ess_bulk_min, ess_tail_min;
+} ps_table_input;
+
+/* Appends the table (mean, MCSE, sd, quantiles, ESS, R-hat per quantity) and the
+ * diagnostics warnings, as at the end of a run. Local. */
+void ps_table_write(ps_strbuf *out, const ps_table_input *in);
+
+/* Prints the summary of a trace file: the same table and warnings as at the end of the
+ * run that wrote it. Reads the file with serial HDF5; needs no MPI. Local. */
+ps_status ps_run_summary_file(const char *path);
 
 /* Prints (rank 0) the summary table and diagnostics warnings. Collective on run->comm. */
 ps_status ps_run_summary(ps_run *run);

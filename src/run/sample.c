@@ -9,8 +9,12 @@
  * in chain-id order, so the draws do not depend on the number of ranks or threads.
  */
 #include <math.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -66,7 +70,21 @@ static void record_sampling_stats(ps_run_slot *slot, const ps_iter_stats *s)
     double row[8] = {s->lp,         s->acceptance_rate, s->step_size,
                      s->tree_depth, (double)s->n_steps, s->diverging,
                      s->energy,     s->energy_error};
-    slot->stats_digest = ps_run_fnv1a(slot->stats_digest, row, sizeof row);
+    slot->stats_digest = ps_fnv1a(slot->stats_digest, row, sizeof row);
+}
+
+/* Keeps the sample statistics of recorded draw `rec` of local chain c. */
+static void record_stats(ps_run *run, size_t c, size_t rec, const ps_iter_stats *s)
+{
+    size_t i = c * run->block_capacity + rec;
+    run->stat_f64[PS_NUTS_STAT_LP][i] = s->lp;
+    run->stat_f64[PS_NUTS_STAT_ACCEPTANCE_RATE][i] = s->acceptance_rate;
+    run->stat_f64[PS_NUTS_STAT_STEP_SIZE][i] = s->step_size;
+    run->stat_f64[PS_NUTS_STAT_ENERGY][i] = s->energy;
+    run->stat_f64[PS_NUTS_STAT_ENERGY_ERROR][i] = s->energy_error;
+    run->stat_depth[i] = s->tree_depth;
+    run->stat_steps[i] = s->n_steps;
+    run->stat_div[i] = s->diverging ? 1 : 0;
 }
 
 /* Writes lp__ and the constrained output of the chain's current point into row. */
@@ -93,31 +111,203 @@ static ps_status reserve_block(ps_run *run, size_t draws)
     if (!ps_size_mul(run->n_local, draws, &n) || !ps_size_mul(n, run->n_quantities, &n))
         return ps_error(PS_ERR_MEM, "draw buffer too large");
     PS_CHECK(ps_realloc_array(&run->block, n, sizeof(double), "the draw buffer"));
+    size_t per = run->n_local * draws, out = run->n_quantities - 1;
+    size_t nv;
+    if (!ps_size_mul(per, out ? out : 1, &nv))
+        return ps_error(PS_ERR_MEM, "draw buffer too large");
+    PS_CHECK(ps_realloc_array(&run->trace_values, nv, sizeof(double), "the trace buffer"));
+    for (int s = 0; s < PS_NUTS_N_STATS; s++)
+        if (ps_trace_nuts_stats()[s].type == PS_TRACE_F64)
+            PS_CHECK(ps_realloc_array(&run->stat_f64[s], per, sizeof(double), "statistics"));
+    PS_CHECK(ps_realloc_array(&run->stat_depth, per, sizeof(int64_t), "statistics"));
+    PS_CHECK(ps_realloc_array(&run->stat_steps, per, sizeof(int64_t), "statistics"));
+    PS_CHECK(ps_realloc_array(&run->stat_div, per, sizeof(int8_t), "statistics"));
     run->block_capacity = draws;
     return PS_OK;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Signals and stop notices
+ *
+ * SIGTERM, SIGINT and SIGUSR1 only set a flag (DESIGN.md Section 11). Chains check it at
+ * every iteration boundary. The rank's master thread, between its own iterations, also
+ * tells the other ranks with a point-to-point notice, and picks up their notices with
+ * MPI_Test on a receive posted in advance; so every rank stops within about one iteration,
+ * not at the next sync point. Chains may stop at different iterations: the checkpoint
+ * keeps each chain's exact state and the draws it recorded since the last sync point.
+ * ------------------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t signal_flag = 0;
+static volatile sig_atomic_t signal_number = 0;
+
+static void on_signal(int sig)
+{
+    signal_flag = 1;
+    signal_number = sig;
+}
+
+static const int stop_signals[] = {SIGTERM, SIGINT, SIGUSR1};
+enum { N_STOP_SIGNALS = sizeof stop_signals / sizeof stop_signals[0], NOTICE_TAG = 4242 };
+
+static void signals_install(ps_run *run)
+{
+    signal_flag = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    for (int i = 0; i < N_STOP_SIGNALS; i++)
+        sigaction(stop_signals[i], &sa, &run->old_actions[i]);
+}
+
+static void signals_restore(ps_run *run)
+{
+    for (int i = 0; i < N_STOP_SIGNALS; i++)
+        sigaction(stop_signals[i], &run->old_actions[i], NULL);
+}
+
+static const char *signal_name(int sig)
+{
+    return sig == SIGTERM   ? "SIGTERM"
+           : sig == SIGINT  ? "SIGINT"
+           : sig == SIGUSR1 ? "SIGUSR1"
+                            : "a signal";
+}
+
+static ps_status notices_setup(ps_run *run)
+{
+    PS_MPI(MPI_Comm_dup(run->comm, &run->notice_comm), "MPI_Comm_dup", run->comm);
+    PS_CHECK(ps_comm_agree(run->comm, ps_alloc_array(&run->notice_sends, (size_t)run->layout->size,
+                                                     sizeof(MPI_Request), "stop notices")));
+    for (int r = 0; r < run->layout->size; r++)
+        run->notice_sends[r] = MPI_REQUEST_NULL;
+    run->notice_recv = MPI_REQUEST_NULL;
+    MPI_Irecv(&run->notice_in, 1, MPI_INT, MPI_ANY_SOURCE, NOTICE_TAG, run->notice_comm,
+              &run->notice_recv);
+    return PS_OK;
+}
+
+/* Master thread only: tells every other rank to stop. */
+static void notice_send(ps_run *run)
+{
+    run->notice_out = 1;
+    for (int r = 0; r < run->layout->size; r++)
+        if (r != run->layout->rank)
+            MPI_Isend(&run->notice_out, 1, MPI_INT, r, NOTICE_TAG, run->notice_comm,
+                      &run->notice_sends[r]);
+    run->notice_sent = true;
+}
+
+static bool is_master_thread(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num() == 0;
+#else
+    return true;
+#endif
+}
+
+/* Called by each chain's thread at every iteration boundary: true when the chains must
+ * stop. Only the master thread talks MPI (MPI_THREAD_FUNNELED). */
+static bool stop_now(ps_run *run)
+{
+    if (atomic_load(&run->stop_requested))
+        return true;
+    if (signal_flag) {
+        atomic_store(&run->stop_requested, 1);
+        if (is_master_thread() && !run->notice_sent && run->layout->size > 1)
+            notice_send(run);
+        return true;
+    }
+    if (run->layout->size > 1 && is_master_thread() && run->notice_recv != MPI_REQUEST_NULL) {
+        int arrived = 0;
+        MPI_Test(&run->notice_recv, &arrived, MPI_STATUS_IGNORE);
+        if (arrived) {
+            run->notices_received++;
+            atomic_store(&run->stop_requested, 1);
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * At a sync point: do the ranks stop? Every rank contributes whether it saw a signal or a
+ * notice; then the notices still in flight are received (each rank knows how many ranks
+ * sent one), so that none is left over. Collective.
+ */
+static bool stop_agreed(ps_run *run)
+{
+    int local[2] = {atomic_load(&run->stop_requested) || signal_flag ? 1 : 0,
+                    run->notice_sent ? 1 : 0};
+    int global[2] = {0, 0};
+    ps_par_note(sizeof local);
+    PS_MPI(MPI_Allreduce(local, global, 2, MPI_INT, MPI_SUM, run->comm), "MPI_Allreduce",
+           run->comm);
+    if (run->layout->size > 1) {
+        int expected = global[1] - (run->notice_sent ? 1 : 0);
+        while (run->notices_received < expected) {
+            if (run->notice_recv == MPI_REQUEST_NULL)
+                MPI_Irecv(&run->notice_in, 1, MPI_INT, MPI_ANY_SOURCE, NOTICE_TAG, run->notice_comm,
+                          &run->notice_recv);
+            MPI_Wait(&run->notice_recv, MPI_STATUS_IGNORE);
+            run->notices_received++;
+        }
+        MPI_Waitall(run->layout->size, run->notice_sends, MPI_STATUSES_IGNORE);
+        if (run->notice_recv == MPI_REQUEST_NULL)
+            MPI_Irecv(&run->notice_in, 1, MPI_INT, MPI_ANY_SOURCE, NOTICE_TAG, run->notice_comm,
+                      &run->notice_recv);
+        run->notice_sent = false;
+        run->notices_received = 0;
+    }
+    return global[0] > 0;
+}
+
+static void notices_fini(ps_run *run)
+{
+    if (run->notice_comm == MPI_COMM_NULL)
+        return;
+    if (run->notice_recv != MPI_REQUEST_NULL) {
+        MPI_Cancel(&run->notice_recv);
+        MPI_Wait(&run->notice_recv, MPI_STATUS_IGNORE);
+    }
+    ps_free(run->notice_sends);
+    run->notice_sends = NULL;
+    MPI_Comm_free(&run->notice_comm);
+}
+
+/* A test hook: PSAMPLE_TEST_SIGNAL_AT="N" or "N@RANK" raises SIGUSR1 when the first local
+ * chain (of that rank) is about to run iteration N. */
+static void test_signal_setup(ps_run *run)
+{
+    run->test_signal_at = -1;
+    const char *v = getenv("PSAMPLE_TEST_SIGNAL_AT");
+    if (v == NULL || *v == '\0')
+        return;
+    char *end = NULL;
+    long long at = strtoll(v, &end, 10);
+    if (end && *end == '@' && strtol(end + 1, NULL, 10) != run->layout->rank)
+        return;
+    run->test_signal_at = at;
 }
 
 /* ---------------------------------------------------------------------------------------
  * Running the local chains between sync points
  * ------------------------------------------------------------------------------------- */
 
-typedef enum phase { PHASE_WARMUP, PHASE_SAMPLING } phase;
-
 /*
- * Runs every local chain for up to `iterations` iterations (warmup: stopping early at a
- * window end or at the end of warmup). Draws selected for recording go to the block:
- * during warmup every iteration when `record` (adaptive warmup), during sampling every
- * thin-th iteration counted from `sampling_done`. Returns the number of iterations each
- * chain ran (the same for all chains) in *ran and the draws recorded per chain in
- * *recorded. Failures are kept per chain; the caller agrees on them.
+ * Advances every local chain to the end of the current block: during warmup until a slow
+ * window ends or warmup ends (all chains share the window schedule), during sampling until
+ * its iteration reaches `target`. A chain stops earlier when a stop was requested (signal
+ * or notice); its block is then unfinished (block_done false) and the checkpoint keeps it.
+ * Recorded draws go to the block: during warmup every iteration when `record`, during
+ * sampling every thin-th sampling iteration. Failures are kept per chain.
  */
-static void run_chains(ps_run *run, phase ph, int64_t iterations, bool record,
-                       int64_t sampling_done, int64_t *ran, size_t *recorded)
+static void run_chains(ps_run *run, ps_run_phase ph, int64_t target, bool record)
 {
     int64_t thin = run->cfg->sampler.thin;
     size_t nq = run->n_quantities, per_chain = run->block_capacity;
-    int64_t *ran_per = run->ran_scratch;
-    size_t *rec_per = run->recorded_scratch;
     int threads = (int)run->cfg->parallel.threads;
     (void)threads;
 #ifdef _OPENMP
@@ -125,86 +315,101 @@ static void run_chains(ps_run *run, phase ph, int64_t iterations, bool record,
 #endif
     for (size_t c = 0; c < run->n_local; c++) {
         ps_run_slot *slot = &run->slots[c];
+        ps_chain *chain = slot->chain;
         double *rows = run->block + c * per_chain * nq;
-        int64_t it = 0;
-        size_t rec = 0;
-        ran_per[c] = 0;
-        rec_per[c] = 0;
-        if (slot->status != PS_OK)
+        if (slot->status != PS_OK || slot->block_done)
             continue;
         double t0 = ps_time_now();
-        for (; it < iterations; it++) {
-            if (ph == PHASE_WARMUP && !ps_chain_in_warmup(slot->chain))
+        for (;;) {
+            int64_t it = ps_chain_iteration(chain);
+            bool end = ph == PS_PHASE_WARMUP
+                           ? !ps_chain_in_warmup(chain) || ps_chain_window_pending(chain)
+                           : it >= target;
+            if (end) {
+                slot->block_done = true;
+                break;
+            }
+            if (c == 0 && it == run->test_signal_at)
+                raise(SIGUSR1);
+            if (stop_now(run))
                 break;
             ps_iter_stats stats;
-            ps_status st = ps_chain_step(slot->chain, &stats);
-            if (st == PS_OK && ps_fault_point("sample_model_error") &&
-                ps_chain_iteration(slot->chain) == 7)
+            ps_status st = ps_chain_step(chain, &stats);
+            if (st == PS_OK && ps_fault_point("sample_model_error") && it + 1 == 7)
                 st = ps_error(PS_ERR_MODEL,
-                              "chain %llu: model error at iteration 7 (injected "
-                              "fault sample_model_error)",
-                              (unsigned long long)ps_chain_id(slot->chain));
+                              "chain %llu: model error at iteration 7 (injected fault "
+                              "sample_model_error)",
+                              (unsigned long long)ps_chain_id(chain));
             if (st != PS_OK) {
                 slot_fail(slot, st);
                 break;
             }
-            if (ph == PHASE_WARMUP) {
+            bool keep;
+            if (ph == PS_PHASE_WARMUP) {
                 slot->divergent_warmup += stats.diverging;
                 slot->steps_warmup += (uint64_t)stats.n_steps;
-                if (record) {
-                    st = record_draw(run, slot, rows + rec * nq);
-                    if (st != PS_OK) {
-                        slot_fail(slot, st);
-                        break;
-                    }
-                    rec++;
-                }
-                ps_run_progress_tick(run, c, 1, false);
-                if (stats.window_end) {
-                    it++;
+                keep = record;
+            } else {
+                keep = (it - run->warmup_used) % thin == 0;
+                if (keep)
+                    record_sampling_stats(slot, &stats);
+            }
+            if (keep) {
+                st = record_draw(run, slot, rows + slot->rec * nq);
+                if (st != PS_OK) {
+                    slot_fail(slot, st);
                     break;
                 }
-            } else {
-                if ((sampling_done + it) % thin == 0) {
-                    record_sampling_stats(slot, &stats);
-                    st = record_draw(run, slot, rows + rec * nq);
-                    if (st != PS_OK) {
-                        slot_fail(slot, st);
-                        break;
-                    }
-                    rec++;
-                }
-                ps_run_progress_tick(run, c, 1, true);
+                record_stats(run, c, slot->rec, &stats);
+                slot->rec++;
+            }
+            ps_run_progress_tick(run, c, 1, ph == PS_PHASE_SAMPLING);
+            if (ph == PS_PHASE_WARMUP && stats.window_end) {
+                slot->block_done = true;
+                break;
             }
         }
-        ran_per[c] = it;
-        rec_per[c] = rec;
-        if (ph == PHASE_WARMUP)
+        if (ph == PS_PHASE_WARMUP)
             slot->seconds_warmup += ps_time_now() - t0;
         else
             slot->seconds_sampling += ps_time_now() - t0;
     }
-    *ran = run->n_local ? ran_per[0] : 0;
-    *recorded = run->n_local ? rec_per[0] : 0;
+}
+
+/* After a finished block: every chain ended it at the same iteration with the same number
+ * of recorded draws (a violated invariant is a bug, reported as such). */
+static ps_status block_finished(ps_run *run, size_t *recorded)
+{
+    *recorded = run->slots[0].rec;
+    int64_t it0 = ps_chain_iteration(run->slots[0].chain);
     for (size_t c = 1; c < run->n_local; c++) {
-        if (run->slots[c].status == PS_OK && run->slots[0].status == PS_OK &&
-            (ran_per[c] != *ran || rec_per[c] != *recorded)) {
-            run->slots[c].status = ps_error(
-                PS_ERR_INTERNAL,
-                "chain %llu ran %lld iterations where chain %llu "
-                "ran %lld between the same sync points",
-                (unsigned long long)ps_chain_id(run->slots[c].chain), (long long)ran_per[c],
-                (unsigned long long)ps_chain_id(run->slots[0].chain), (long long)*ran);
-            slot_fail(&run->slots[c], run->slots[c].status);
-        }
+        if (run->slots[c].rec != *recorded || ps_chain_iteration(run->slots[c].chain) != it0)
+            return ps_error(PS_ERR_INTERNAL,
+                            "chain %llu ended a block at iteration %lld where chain %llu ended "
+                            "it at %lld",
+                            (unsigned long long)ps_chain_id(run->slots[c].chain),
+                            (long long)ps_chain_iteration(run->slots[c].chain),
+                            (unsigned long long)ps_chain_id(run->slots[0].chain), (long long)it0);
     }
+    return PS_OK;
+}
+
+/* Starts the next block: no draws recorded, no chain done. */
+static void block_reset(ps_run *run)
+{
+    for (size_t c = 0; c < run->n_local; c++) {
+        run->slots[c].rec = 0;
+        run->slots[c].block_done = false;
+    }
+    run->block_start = ps_chain_iteration(run->slots[0].chain);
 }
 
 /* ---------------------------------------------------------------------------------------
  * Setup
  * ------------------------------------------------------------------------------------- */
 
-static ps_status settings_from_config(const ps_config *cfg, bool pooled, ps_chain_settings *s)
+static ps_status settings_from_config(const ps_config *cfg, bool pooled, uint64_t seed,
+                                      ps_chain_settings *s)
 {
     ps_chain_settings_default(s);
     s->algorithm = cfg->sampler.algorithm;
@@ -224,11 +429,11 @@ static ps_status settings_from_config(const ps_config *cfg, bool pooled, ps_chai
     s->t0 = cfg->adaptation.t0;
     s->kappa = cfg->adaptation.kappa;
     s->tune_interval = (int)cfg->sampler.tune_interval;
-    s->seed = (uint64_t)cfg->sampler.seed;
+    s->seed = seed;
     return PS_OK;
 }
 
-static ps_status setup_chains(ps_run *run)
+static ps_status setup_chains(ps_run *run, bool init)
 {
     const ps_config *cfg = run->cfg;
     const ps_layout *l = run->layout;
@@ -242,16 +447,18 @@ static ps_status setup_chains(ps_run *run)
         st = ps_alloc_array(&run->recorded_scratch, run->n_local, sizeof(size_t), "chains");
     ps_chain_settings settings;
     if (st == PS_OK)
-        st = settings_from_config(cfg, run->pooled, &settings);
+        st = settings_from_config(cfg, run->pooled, run->seed, &settings);
     for (size_t c = 0; c < run->n_local && st == PS_OK; c++) {
         settings.chain_id = (uint64_t)(l->first[l->rank] + (int64_t)c);
-        run->slots[c].stats_digest = PS_RUN_FNV_OFFSET;
+        run->slots[c].stats_digest = PS_FNV_OFFSET;
         st = ps_chain_create(run->model, &settings, &run->slots[c].chain);
         if (st == PS_OK && run->options && run->options->report_path)
             ps_model_workspace_set_timing(ps_chain_model_workspace(run->slots[c].chain), true);
     }
     PS_CHECK(ps_comm_agree(run->comm, st));
 
+    if (!init)
+        return PS_OK; /* a resumed run restores the chains from the checkpoint */
     /* Initialisation runs the model: in parallel over the local chains. */
     int threads = (int)cfg->parallel.threads;
     (void)threads;
@@ -272,7 +479,146 @@ static ps_status setup_chains(ps_run *run)
 }
 
 /* ---------------------------------------------------------------------------------------
- * Warmup
+ * The trace
+ * ------------------------------------------------------------------------------------- */
+
+/* Packs an array of per-chain rows from a stride of `capacity` to a stride of n (in place:
+ * row c moves down to c * n <= c * capacity). */
+static void pack_rows(void *base, size_t elem, size_t n_rows, size_t capacity, size_t n)
+{
+    char *p = base;
+    for (size_t c = 1; c < n_rows; c++)
+        memmove(p + c * n * elem, p + c * capacity * elem, n * elem);
+}
+
+/* Appends the n draws recorded in the block to a part of the trace, then flushes when the
+ * flush timer says so. Collective. */
+static ps_status trace_append(ps_run *run, ps_trace_part part, size_t n)
+{
+    size_t nq = run->n_quantities, cap = run->block_capacity;
+    for (size_t c = 0; c < run->n_local; c++)
+        for (size_t d = 0; d < n; d++)
+            ps_trace_block_put(run->trace, run->trace_values, n, c, d,
+                               run->block + (c * cap + d) * nq + 1);
+    const void *stats[PS_NUTS_N_STATS];
+    for (int s = 0; s < PS_NUTS_N_STATS; s++) {
+        if (run->stat_f64[s] != NULL) {
+            pack_rows(run->stat_f64[s], sizeof(double), run->n_local, cap, n);
+            stats[s] = run->stat_f64[s];
+        }
+    }
+    pack_rows(run->stat_depth, sizeof(int64_t), run->n_local, cap, n);
+    pack_rows(run->stat_steps, sizeof(int64_t), run->n_local, cap, n);
+    pack_rows(run->stat_div, sizeof(int8_t), run->n_local, cap, n);
+    stats[PS_NUTS_STAT_TREE_DEPTH] = run->stat_depth;
+    stats[PS_NUTS_STAT_N_STEPS] = run->stat_steps;
+    stats[PS_NUTS_STAT_DIVERGING] = run->stat_div;
+    PS_CHECK(ps_trace_append(run->trace, part, n, run->trace_values, stats));
+    return ps_trace_flush_if_due(run->trace, run->cfg->output.flush_seconds, NULL);
+}
+
+/* "chains 0-2 on rank 0; 3-4 on rank 1" */
+static void layout_text(const ps_layout *l, ps_strbuf *sb)
+{
+    ps_strbuf_printf(sb, "%lld chains on %d ranks:", (long long)l->n_chains, l->size);
+    for (int r = 0; r < l->size; r++)
+        ps_strbuf_printf(sb, "%s rank %d: chains %lld-%lld", r ? ";" : "", r,
+                         (long long)l->first[r], (long long)(l->first[r] + l->count[r] - 1));
+}
+
+/* Creates the trace file (or, on resume, reopens it cut to the draws the checkpoint knows
+ * of): the model's output variables, the NUTS statistics, the run metadata. Collective. */
+static ps_status trace_open_or_reopen(ps_run *run, bool force, bool reopen, size_t n_warmup,
+                                      size_t n_draws)
+{
+    const ps_config *cfg = run->cfg;
+    size_t n_vars = ps_model_n_vars(run->model);
+    ps_trace_array *vars = NULL;
+    ps_strbuf layout, effective;
+    ps_strbuf_init(&layout);
+    ps_strbuf_init(&effective);
+    layout_text(run->layout, &layout);
+    /* The effective configuration (overrides and defaults included), with the seed used. */
+    ps_config_write_toml(cfg, &effective);
+    ps_status st = layout.failed || effective.failed
+                       ? ps_error(PS_ERR_MEM, "out of memory describing the run")
+                       : PS_OK;
+    if (st == PS_OK)
+        st = ps_alloc_array(&vars, n_vars, sizeof *vars, "trace variables");
+    if (st == PS_OK && !reopen)
+        st = ps_run_check_output(cfg, force);
+    st = ps_comm_agree(run->comm, st);
+    if (st == PS_OK) {
+        for (size_t i = 0; i < n_vars; i++) {
+            const ps_var_info *v = ps_model_var(run->model, i);
+            vars[i].name = v->name;
+            vars[i].type = PS_TRACE_F64;
+            vars[i].ndim = v->ndim;
+            for (int d = 0; d < v->ndim; d++)
+                vars[i].dims[d] = v->dims[d];
+        }
+        int64_t draws =
+            cfg->convergence.stop_early ? cfg->convergence.max_draws : cfg->sampler.draws;
+        ps_trace_desc desc = {0};
+        desc.vars = vars;
+        desc.n_vars = n_vars;
+        desc.stats = ps_trace_nuts_stats();
+        desc.n_stats = PS_NUTS_N_STATS;
+        desc.save_warmup = cfg->output.save_warmup;
+        desc.n_chains = (size_t)run->layout->n_chains;
+        desc.first_chain = (size_t)run->layout->first[run->layout->rank];
+        desc.n_local_chains = run->n_local;
+        desc.config_text = ps_strbuf_str(&effective);
+        desc.model_source = ps_model_source(run->model);
+        desc.layout_text = ps_strbuf_str(&layout);
+        desc.seed = run->seed;
+        /* The writer sizes chunks from the expected draws; cap it so that a run asking for
+         * millions of draws does not allocate gigabytes of chunks at its first append. */
+        int64_t kept = (draws + cfg->sampler.thin - 1) / cfg->sampler.thin;
+        desc.draws_hint = (size_t)(kept < 65536 ? kept : 65536);
+        desc.warmup_draws_hint = (size_t)cfg->sampler.warmup;
+        desc.force = force;
+        if (reopen)
+            st = ps_trace_open_append(run->comm, cfg->output.file, &desc, n_warmup, n_draws,
+                                      &run->trace);
+        else
+            st = ps_trace_create(run->comm, cfg->output.file, &desc, &run->trace);
+    }
+    ps_free(vars);
+    ps_strbuf_fini(&layout);
+    ps_strbuf_fini(&effective);
+    return st;
+}
+
+static ps_status trace_open(ps_run *run, bool force)
+{
+    return trace_open_or_reopen(run, force, false, 0, 0);
+}
+
+static ps_status trace_reopen(ps_run *run, size_t n_warmup, size_t n_draws)
+{
+    return trace_open_or_reopen(run, false, true, n_warmup, n_draws);
+}
+
+/* Records why the run ended and closes the file. Collective. */
+static ps_status trace_finish(ps_run *run)
+{
+    static const char *const reasons[] = {"draws", "converged", "max_draws"};
+    double local = 0, all = 0;
+    for (size_t c = 0; c < run->n_local; c++)
+        local += (double)run->slots[c].divergent_warmup;
+    ps_par_note(sizeof local);
+    PS_MPI(MPI_Allreduce(&local, &all, 1, MPI_DOUBLE, MPI_SUM, run->comm), "MPI_Allreduce",
+           run->comm);
+    ps_trace_end end = {.warmup_draws = run->warmup_used,
+                        .stop_reason = reasons[run->stop_reason],
+                        .warmup_divergences = (long long)all};
+    PS_CHECK(ps_trace_set_metadata(run->trace, &end));
+    return ps_trace_close(&run->trace);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Pooled adaptation
  * ------------------------------------------------------------------------------------- */
 
 static ps_status install_pooled_metric(ps_run *run)
@@ -323,54 +669,493 @@ static ps_status warmup_converged(ps_run *run, bool *converged)
     return PS_OK;
 }
 
-static ps_status run_warmup(ps_run *run)
+static bool converged_now(const ps_run *run, const ps_convergence *c)
+{
+    const ps_config *cfg = run->cfg;
+    if (isnan(c->max_rhat))
+        return true; /* every quantity constant */
+    return c->max_rhat < cfg->convergence.rhat_max &&
+           c->min_ess_bulk >= cfg->convergence.ess_bulk_min &&
+           c->min_ess_tail >= cfg->convergence.ess_tail_min;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Checkpoints and resume
+ * ------------------------------------------------------------------------------------- */
+
+/* The configuration a checkpoint must match: the effective configuration without what may
+ * change between a run and its resume (ranks, threads, flush and checkpoint timers) and
+ * without the seed (compared on its own, because a seed chosen at random is adopted). */
+static ps_status comparable_config(const ps_config *cfg, char **out)
+{
+    ps_strbuf all, kept;
+    ps_strbuf_init(&all);
+    ps_strbuf_init(&kept);
+    ps_config_write_toml(cfg, &all);
+    const char *section = "";
+    for (const char *line = ps_strbuf_str(&all); *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        if (line[0] == '[')
+            section = line;
+        bool skip = strncmp(section, "[parallel]", 10) == 0 ||
+                    strncmp(line, "flush_seconds =", 15) == 0 ||
+                    strncmp(line, "checkpoint_seconds =", 20) == 0 ||
+                    (strncmp(section, "[sampler]", 9) == 0 && strncmp(line, "seed =", 6) == 0);
+        if (!skip) {
+            ps_strbuf_append(&kept, line, len);
+            ps_strbuf_putc(&kept, '\n');
+        }
+        line += len + (nl ? 1 : 0);
+    }
+    ps_status st = all.failed ? ps_error(PS_ERR_MEM, "out of memory") : PS_OK;
+    ps_strbuf_fini(&all);
+    if (st != PS_OK) {
+        ps_strbuf_fini(&kept);
+        return st;
+    }
+    return ps_strbuf_take(&kept, out);
+}
+
+/* Explains how the configuration differs from the checkpoint's, key by key. */
+static ps_status config_changed(const ps_config *cfg, const char *then, const char *now)
+{
+    ps_strbuf why;
+    ps_strbuf_init(&why);
+    const char *a = then, *b = now;
+    char section_a[64] = "", section_b[64] = "";
+    int shown = 0;
+    while ((*a || *b) && shown < 8) {
+        const char *na = strchr(a, '\n'), *nb = strchr(b, '\n');
+        size_t la = na ? (size_t)(na - a) : strlen(a), lb = nb ? (size_t)(nb - b) : strlen(b);
+        if (*a == '[')
+            snprintf(section_a, sizeof section_a, "%.*s", (int)(la > 2 ? la - 2 : 0), a + 1);
+        if (*b == '[')
+            snprintf(section_b, sizeof section_b, "%.*s", (int)(lb > 2 ? lb - 2 : 0), b + 1);
+        if (la != lb || memcmp(a, b, la) != 0) {
+            const char *eq_a = memchr(a, '=', la), *eq_b = memchr(b, '=', lb);
+            if (eq_a && eq_b && eq_a - a == eq_b - b && memcmp(a, b, (size_t)(eq_a - a)) == 0)
+                ps_strbuf_printf(&why, "\n    %s.%.*s is now%.*s (the run had%.*s)", section_b,
+                                 (int)(eq_b - b - 1), b, (int)(lb - (size_t)(eq_b - b) - 1),
+                                 eq_b + 1, (int)(la - (size_t)(eq_a - a) - 1), eq_a + 1);
+            else
+                ps_strbuf_printf(&why, "\n    the run had: %.*s [%s]; now: %.*s [%s]", (int)la, a,
+                                 section_a, (int)lb, b, section_b);
+            shown++;
+        }
+        a += la + (na ? 1 : 0);
+        b += lb + (nb ? 1 : 0);
+    }
+    ps_status st = ps_config_error_at_key(
+        cfg, PS_ERR_CONFIG, "output", "checkpoint",
+        "the configuration differs from the one checkpoint %s was written with, so the run "
+        "cannot be continued exactly:%s\n(restore those settings, or start over with "
+        "'psample run --force')",
+        cfg->output.checkpoint, ps_strbuf_str(&why));
+    ps_strbuf_fini(&why);
+    return st;
+}
+
+/* FNV-1a of a file's bytes (0 when there is no file). Local. */
+static ps_status file_hash(const char *path, uint64_t *hash)
+{
+    *hash = 0;
+    if (path == NULL)
+        return PS_OK;
+    char *text = NULL;
+    size_t len = 0;
+    PS_CHECK(ps_file_read(path, &text, &len));
+    *hash = ps_fnv1a(PS_FNV_OFFSET, text, len);
+    ps_free(text);
+    return PS_OK;
+}
+
+/* Hashes of the model and data files, computed on rank 0 and sent to all. Collective. */
+static ps_status input_hashes(ps_run *run, uint64_t *model_hash, uint64_t *data_hash)
+{
+    const ps_config *cfg = run->cfg;
+    uint64_t h[2] = {0, 0};
+    ps_status st = PS_OK;
+    if (run->layout->rank == 0) {
+        st = file_hash(cfg->model.library ? cfg->model.library : cfg->model.file, &h[0]);
+        if (st == PS_OK)
+            st = file_hash(cfg->data.file, &h[1]);
+    }
+    PS_CHECK(ps_comm_agree(run->comm, st));
+    PS_MPI(MPI_Bcast(h, 2, MPI_UINT64_T, 0, run->comm), "MPI_Bcast", run->comm);
+    *model_hash = h[0];
+    *data_hash = h[1];
+    return PS_OK;
+}
+
+enum { SLOT_U64S = 8, SLOT_F64S = 4, STATS_PER_DRAW = PS_NUTS_N_STATS };
+
+/* One chain's checkpoint record: its state, its running statistics, and the draws it
+ * recorded in the unfinished block. With buf NULL, only counts the bytes. */
+static size_t slot_record(const ps_run *run, size_t c, unsigned char *buf, size_t size,
+                          const unsigned char *state, size_t state_size)
+{
+    const ps_run_slot *s = &run->slots[c];
+    ps_writer w = {buf, 0, size};
+    ps_put_u64(&w, state_size);
+    ps_put_bytes(&w, state, state_size);
+    uint64_t u[SLOT_U64S] = {(uint64_t)s->divergent_warmup,
+                             (uint64_t)s->divergent,
+                             (uint64_t)s->treedepth_hits,
+                             s->n_steps,
+                             s->steps_warmup,
+                             s->energy_n,
+                             s->stats_digest,
+                             s->block_done ? 1u : 0u};
+    for (int k = 0; k < SLOT_U64S; k++)
+        ps_put_u64(&w, u[k]);
+    double f[SLOT_F64S] = {s->energy_prev, s->energy_sq_diff, s->energy_mean, s->energy_m2};
+    ps_put_f64s(&w, f, SLOT_F64S);
+    ps_put_u64(&w, s->rec);
+    size_t nq = run->n_quantities, cap = run->block_capacity;
+    if (s->rec > 0) {
+        ps_put_f64s(&w, run->block + c * cap * nq, s->rec * nq);
+        for (size_t d = 0; d < s->rec; d++) {
+            size_t i = c * cap + d;
+            ps_put_f64(&w, run->stat_f64[PS_NUTS_STAT_LP][i]);
+            ps_put_f64(&w, run->stat_f64[PS_NUTS_STAT_ACCEPTANCE_RATE][i]);
+            ps_put_f64(&w, run->stat_f64[PS_NUTS_STAT_STEP_SIZE][i]);
+            ps_put_u64(&w, (uint64_t)run->stat_depth[i]);
+            ps_put_u64(&w, (uint64_t)run->stat_steps[i]);
+            ps_put_u64(&w, (uint64_t)run->stat_div[i]);
+            ps_put_f64(&w, run->stat_f64[PS_NUTS_STAT_ENERGY][i]);
+            ps_put_f64(&w, run->stat_f64[PS_NUTS_STAT_ENERGY_ERROR][i]);
+        }
+    }
+    size_t body = w.pos;
+    ps_put_u64(&w, buf && body <= size ? ps_fnv1a(PS_FNV_OFFSET, buf, body) : 0);
+    return w.pos;
+}
+
+/* Restores what slot_record wrote (the block buffer must already hold rec draws). */
+static ps_status slot_restore(ps_run *run, size_t c, const unsigned char *buf, size_t size)
+{
+    ps_run_slot *s = &run->slots[c];
+    ps_reader r = {buf, 0, size - 8, false};
+    uint64_t state_size = ps_get_u64(&r);
+    if (r.failed || state_size > size)
+        return ps_error(PS_ERR_IO, "checkpoint %s: the record of chain %llu is damaged",
+                        run->cfg->output.checkpoint, (unsigned long long)ps_chain_id(s->chain));
+    PS_CHECK(ps_chain_restore(s->chain, buf + r.pos, (size_t)state_size));
+    r.pos += (size_t)state_size;
+    uint64_t u[SLOT_U64S];
+    for (int k = 0; k < SLOT_U64S; k++)
+        u[k] = ps_get_u64(&r);
+    s->divergent_warmup = (int64_t)u[0];
+    s->divergent = (int64_t)u[1];
+    s->treedepth_hits = (int64_t)u[2];
+    s->n_steps = u[3];
+    s->steps_warmup = u[4];
+    s->energy_n = u[5];
+    s->stats_digest = u[6];
+    s->block_done = u[7] != 0;
+    s->energy_prev = ps_get_f64(&r);
+    s->energy_sq_diff = ps_get_f64(&r);
+    s->energy_mean = ps_get_f64(&r);
+    s->energy_m2 = ps_get_f64(&r);
+    uint64_t rec = ps_get_u64(&r);
+    size_t nq = run->n_quantities, cap = run->block_capacity;
+    if (r.failed || rec > cap)
+        return ps_error(PS_ERR_IO, "checkpoint %s: the record of chain %llu is damaged",
+                        run->cfg->output.checkpoint, (unsigned long long)ps_chain_id(s->chain));
+    s->rec = (size_t)rec;
+    ps_get_f64s(&r, run->block + c * cap * nq, s->rec * nq);
+    for (size_t d = 0; d < s->rec; d++) {
+        size_t i = c * cap + d;
+        run->stat_f64[PS_NUTS_STAT_LP][i] = ps_get_f64(&r);
+        run->stat_f64[PS_NUTS_STAT_ACCEPTANCE_RATE][i] = ps_get_f64(&r);
+        run->stat_f64[PS_NUTS_STAT_STEP_SIZE][i] = ps_get_f64(&r);
+        run->stat_depth[i] = (int64_t)ps_get_u64(&r);
+        run->stat_steps[i] = (int64_t)ps_get_u64(&r);
+        run->stat_div[i] = (int8_t)ps_get_u64(&r);
+        run->stat_f64[PS_NUTS_STAT_ENERGY][i] = ps_get_f64(&r);
+        run->stat_f64[PS_NUTS_STAT_ENERGY_ERROR][i] = ps_get_f64(&r);
+    }
+    if (r.failed || r.pos != size - 8)
+        return ps_error(PS_ERR_IO, "checkpoint %s: the record of chain %llu has the wrong length",
+                        run->cfg->output.checkpoint, (unsigned long long)ps_chain_id(s->chain));
+    return PS_OK;
+}
+
+/* Writes a checkpoint of the whole run (after flushing the trace, which must hold every
+ * draw the checkpoint counts). Collective. */
+static ps_status checkpoint_now(ps_run *run)
+{
+    size_t n = run->n_local;
+    unsigned char **records = NULL, *state = NULL;
+    size_t *sizes = NULL;
+    ps_ckpt_header h = {0};
+    ps_status status = ps_trace_flush(run->trace);
+    PS_TRY(status);
+    status = ps_alloc_array(&records, n, sizeof *records, "checkpoint");
+    if (status == PS_OK)
+        status = ps_alloc_array(&sizes, n, sizeof *sizes, "checkpoint");
+    size_t state_size = n > 0 ? ps_chain_state_size(run->slots[0].chain) : 0;
+    if (status == PS_OK)
+        status = ps_alloc_array(&state, state_size, 1, "checkpoint");
+    for (size_t c = 0; c < n && status == PS_OK; c++) {
+        status = ps_chain_save(run->slots[c].chain, state, state_size);
+        size_t need = status == PS_OK ? slot_record(run, c, NULL, 0, state, state_size) : 0;
+        if (status == PS_OK)
+            status = ps_alloc_array(&records[c], need, 1, "checkpoint record");
+        if (status == PS_OK) {
+            slot_record(run, c, records[c], need, state, state_size);
+            sizes[c] = need;
+        }
+    }
+    if (status == PS_OK)
+        status = comparable_config(run->cfg, &h.config_text);
+    PS_TRY(ps_comm_agree(run->comm, status));
+    h.n_chains = (uint64_t)run->layout->n_chains;
+    h.phase = run->phase;
+    h.block_start = run->block_start;
+    h.warmup_used = run->warmup_used;
+    h.warmup_early = run->warmup_early;
+    h.pooled_step_size = run->pooled_step_size;
+    h.seed = run->seed;
+    h.trace_warmup_draws = ps_trace_n_draws(run->trace, PS_TRACE_WARMUP);
+    h.trace_draws = ps_trace_n_draws(run->trace, PS_TRACE_SAMPLING);
+    h.model_hash = run->model_hash;
+    h.data_hash = run->data_hash;
+    status = ps_checkpoint_write(run->comm, run->cfg->output.checkpoint, &h, run->layout, records,
+                                 sizes);
+    run->last_checkpoint = ps_time_now();
+done:
+    for (size_t c = 0; records && c < n; c++)
+        ps_free(records[c]);
+    ps_free(records);
+    ps_free(sizes);
+    ps_free(state);
+    ps_free(h.config_text);
+    return status;
+}
+
+/* Periodic checkpoint at a sync point, on rank 0's clock. Collective. */
+static ps_status checkpoint_if_due(ps_run *run)
+{
+    double every = run->cfg->output.checkpoint_seconds;
+    if (every <= 0)
+        return PS_OK;
+    int due = run->layout->rank == 0 && ps_time_now() - run->last_checkpoint >= every;
+    PS_MPI(MPI_Bcast(&due, 1, MPI_INT, 0, run->comm), "MPI_Bcast", run->comm);
+    return due ? checkpoint_now(run) : PS_OK;
+}
+
+/* Stops the run at a signal: checkpoint, flush and close the trace, tell the user. */
+static ps_status stop_for_signal(ps_run *run)
+{
+    PS_CHECK(checkpoint_now(run));
+    ps_trace_end end = {
+        .warmup_draws = run->warmup_used, .stop_reason = "signal", .warmup_divergences = -1};
+    PS_CHECK(ps_trace_set_metadata(run->trace, &end));
+    PS_CHECK(ps_trace_close(&run->trace));
+    run->options->stopped_by_signal = true;
+    if (run->layout->rank == 0) {
+        ps_run_progress_done(run);
+        fprintf(stderr,
+                "psample: stopped by %s: checkpoint written to %s; continue with 'psample resume "
+                "%s'\n",
+                signal_number ? signal_name(signal_number) : "a signal on another rank",
+                run->cfg->output.checkpoint, run->cfg->path);
+    }
+    return PS_OK;
+}
+
+/* The reserve for a block starting at the run's block_start: a warmup block records up to
+ * the end of warmup, a sampling block up to check_every iterations (thinned). */
+static size_t block_draws_needed(const ps_run *run, ps_run_phase ph, int64_t target)
+{
+    const ps_config *cfg = run->cfg;
+    if (ph == PS_PHASE_WARMUP) {
+        bool record =
+            (cfg->adaptation.adaptive_warmup && cfg->adaptation.engaged) || cfg->output.save_warmup;
+        return record ? (size_t)(target - run->block_start) : 1;
+    }
+    int64_t thin = cfg->sampler.thin;
+    int64_t from = run->block_start - run->warmup_used, to = target - run->warmup_used;
+    size_t keep = (size_t)((to + thin - 1) / thin - (from + thin - 1) / thin);
+    return keep ? keep : 1;
+}
+
+/* The sampling block's end: check_every iterations after its start, or the limit. */
+static int64_t sampling_target(const ps_run *run)
+{
+    const ps_config *cfg = run->cfg;
+    int64_t limit = cfg->convergence.stop_early ? cfg->convergence.max_draws : cfg->sampler.draws;
+    int64_t done = run->block_start - run->warmup_used;
+    int64_t block =
+        cfg->convergence.check_every < limit - done ? cfg->convergence.check_every : limit - done;
+    return run->block_start + block;
+}
+
+/* Rebuilds the convergence monitor from the sampling draws already in the trace. */
+static ps_status monitor_from_trace(ps_run *run, size_t n_draws)
+{
+    size_t chunk = 512, nq = run->n_quantities, out = nq - 1, n_local = run->n_local;
+    double *values = NULL, *lp = NULL, *block = NULL, *f64[PS_NUTS_N_STATS] = {NULL};
+    int64_t *depth = NULL, *steps = NULL;
+    int8_t *div = NULL;
+    ps_status status = ps_alloc_array(&values, n_local * chunk * (out ? out : 1), sizeof(double),
+                                      "resume buffers");
+    if (status == PS_OK)
+        status = ps_alloc_array(&block, n_local * chunk * nq, sizeof(double), "resume buffers");
+    for (int s = 0; s < PS_NUTS_N_STATS && status == PS_OK; s++)
+        if (ps_trace_nuts_stats()[s].type == PS_TRACE_F64)
+            status = ps_alloc_array(&f64[s], n_local * chunk, sizeof(double), "resume buffers");
+    if (status == PS_OK)
+        status = ps_alloc_array(&depth, n_local * chunk, sizeof(int64_t), "resume buffers");
+    if (status == PS_OK)
+        status = ps_alloc_array(&steps, n_local * chunk, sizeof(int64_t), "resume buffers");
+    if (status == PS_OK)
+        status = ps_alloc_array(&div, n_local * chunk, sizeof(int8_t), "resume buffers");
+    PS_TRY(ps_comm_agree(run->comm, status));
+    lp = f64[PS_NUTS_STAT_LP];
+    for (size_t first = 0; first < n_draws; first += chunk) {
+        size_t n = n_draws - first < chunk ? n_draws - first : chunk;
+        void *stats[PS_NUTS_N_STATS];
+        for (int s = 0; s < PS_NUTS_N_STATS; s++)
+            stats[s] = f64[s];
+        stats[PS_NUTS_STAT_TREE_DEPTH] = depth;
+        stats[PS_NUTS_STAT_N_STEPS] = steps;
+        stats[PS_NUTS_STAT_DIVERGING] = div;
+        PS_TRY(ps_trace_read(run->trace, PS_TRACE_SAMPLING, first, n, values, stats));
+        for (size_t c = 0; c < n_local; c++)
+            for (size_t d = 0; d < n; d++) {
+                double *row = block + (c * n + d) * nq;
+                row[0] = lp[c * n + d];
+                ps_trace_block_get(run->trace, values, n, c, d, row + 1);
+            }
+        PS_TRY(ps_monitor_append(run->monitor, n, block, n));
+    }
+done:
+    ps_free(values);
+    ps_free(block);
+    for (int s = 0; s < PS_NUTS_N_STATS; s++)
+        ps_free(f64[s]);
+    ps_free(depth);
+    ps_free(steps);
+    ps_free(div);
+    return status;
+}
+
+/* Continues a run from its checkpoint: chains, running statistics, unfinished blocks, the
+ * trace (cut to the draws the checkpoint knows of) and the convergence monitor. */
+static ps_status resume_from_checkpoint(ps_run *run)
+{
+    const ps_config *cfg = run->cfg;
+    ps_ckpt_header h = {0};
+    unsigned char **records = NULL;
+    size_t *sizes = NULL;
+    char *now = NULL;
+    PS_CHECK(
+        ps_checkpoint_read(run->comm, cfg->output.checkpoint, run->layout, &h, &records, &sizes));
+    ps_status status = comparable_config(cfg, &now);
+    if (status == PS_OK && strcmp(now, h.config_text) != 0)
+        status = config_changed(cfg, h.config_text, now);
+    if (status == PS_OK && ps_config_given(cfg, "sampler", "seed") &&
+        (uint64_t)cfg->sampler.seed != h.seed)
+        status = ps_config_error_at_key(cfg, PS_ERR_CONFIG, "sampler", "seed",
+                                        "sampler.seed is %lld, but the run being resumed used %llu",
+                                        (long long)cfg->sampler.seed, (unsigned long long)h.seed);
+    if (status == PS_OK && h.model_hash != run->model_hash)
+        status = ps_config_error_at_key(
+            cfg, PS_ERR_CONFIG, "model", cfg->model.library ? "library" : "file",
+            "the model file %s changed since checkpoint %s was written",
+            cfg->model.library ? cfg->model.library : cfg->model.file, cfg->output.checkpoint);
+    if (status == PS_OK && h.data_hash != run->data_hash)
+        status = ps_config_error_at_key(cfg, PS_ERR_CONFIG, "data", "file",
+                                        "the data file %s changed since checkpoint %s was written",
+                                        cfg->data.file ? cfg->data.file : "(none)",
+                                        cfg->output.checkpoint);
+    PS_TRY(ps_comm_agree(run->comm, status));
+    run->phase = (ps_run_phase)h.phase;
+    run->block_start = h.block_start;
+    run->warmup_used = h.warmup_used;
+    run->warmup_early = h.warmup_early != 0;
+    run->pooled_step_size = h.pooled_step_size;
+    /* Blocks that were unfinished hold their draws: size the buffers as the loop does. */
+    int64_t target = run->phase == PS_PHASE_WARMUP ? h.warmup_used : 0;
+    if (run->phase == PS_PHASE_SAMPLING)
+        target = sampling_target(run);
+    status = reserve_block(run, block_draws_needed(run, run->phase, target));
+    for (size_t c = 0; c < run->n_local && status == PS_OK; c++)
+        status = slot_restore(run, c, records[c], sizes[c]);
+    PS_TRY(ps_comm_agree(run->comm, status));
+    /* The chains' own warmup length may have been shortened: use what they say. */
+    if (run->phase == PS_PHASE_WARMUP)
+        run->warmup_used = ps_chain_warmup_length(run->slots[0].chain);
+    PS_TRY(trace_reopen(run, (size_t)h.trace_warmup_draws, (size_t)h.trace_draws));
+    PS_TRY(monitor_from_trace(run, (size_t)h.trace_draws));
+    run->last_checkpoint = ps_time_now();
+done:
+    ps_checkpoint_free(&h, records, run->n_local);
+    ps_free(sizes);
+    ps_free(now);
+    return status;
+}
+/* ---------------------------------------------------------------------------------------
+ * Warmup
+ * ------------------------------------------------------------------------------------- */
+
+/* One warmup block (to the next window end or the end of warmup) and its sync point.
+ * Sets *stopped when the ranks agreed to stop for a signal. */
+static ps_status warmup_block(ps_run *run, bool *stopped)
 {
     const ps_config *cfg = run->cfg;
     bool adaptive = cfg->adaptation.adaptive_warmup && cfg->adaptation.engaged;
-    int64_t done = 0;
-    run->warmup_used = 0;
-    if (cfg->sampler.warmup == 0)
-        return PS_OK;
-    ps_run_progress_phase(run, "warmup", cfg->sampler.warmup);
-    while (ps_chain_in_warmup(run->slots[0].chain)) {
-        int64_t remaining = ps_chain_warmup_length(run->slots[0].chain) - done;
-        PS_CHECK(ps_comm_agree(run->comm, reserve_block(run, adaptive ? (size_t)remaining : 1)));
-        int64_t ran = 0;
-        size_t recorded = 0;
-        run_chains(run, PHASE_WARMUP, remaining, adaptive, 0, &ran, &recorded);
-        double t_sync = ps_time_now();
-        PS_CHECK(ps_comm_agree(run->comm, local_status(run)));
-        done += ran;
-        bool window_end = run->pooled && ps_chain_window_pending(run->slots[0].chain);
-        if (!run->pooled) {
-            /* Without pooling each chain finished its window itself; a window ended when
-             * the chains stopped before the end of warmup. */
-            window_end = ps_chain_in_warmup(run->slots[0].chain);
-        }
-        if (run->pooled && window_end)
-            PS_CHECK(install_pooled_metric(run));
-        if (adaptive) {
-            PS_CHECK(
-                ps_monitor_append(run->warm_monitor, recorded, run->block, run->block_capacity));
-            if (window_end && done >= cfg->adaptation.min_warmup) {
-                bool converged = false;
-                PS_CHECK(warmup_converged(run, &converged));
-                if (converged) {
-                    for (size_t c = 0; c < run->n_local; c++)
-                        PS_CHECK(ps_chain_end_warmup_early(run->slots[c].chain));
-                    run->warmup_early = true;
-                    ps_run_progress_phase(run, "warmup",
-                                          ps_chain_warmup_length(run->slots[0].chain));
-                }
+    bool record = adaptive || cfg->output.save_warmup;
+    int64_t target = ps_chain_warmup_length(run->slots[0].chain);
+    PS_CHECK(ps_comm_agree(run->comm,
+                           reserve_block(run, block_draws_needed(run, PS_PHASE_WARMUP, target))));
+    run_chains(run, PS_PHASE_WARMUP, target, record);
+    double t_sync = ps_time_now();
+    PS_CHECK(ps_comm_agree(run->comm, local_status(run)));
+    if (stop_agreed(run)) {
+        *stopped = true;
+        return stop_for_signal(run);
+    }
+    size_t recorded = 0;
+    PS_CHECK(ps_comm_agree(run->comm, block_finished(run, &recorded)));
+    if (cfg->output.save_warmup)
+        PS_CHECK(trace_append(run, PS_TRACE_WARMUP, recorded));
+    /* Pooled: the chains wait at the window end for the pooled metric. Not pooled: each
+     * chain finished its window itself, and a window ended when warmup goes on. */
+    bool window_end = run->pooled ? ps_chain_window_pending(run->slots[0].chain)
+                                  : ps_chain_in_warmup(run->slots[0].chain);
+    if (run->pooled && window_end)
+        PS_CHECK(install_pooled_metric(run));
+    if (adaptive) {
+        PS_CHECK(ps_monitor_append(run->warm_monitor, recorded, run->block, run->block_capacity));
+        int64_t done = ps_chain_iteration(run->slots[0].chain);
+        if (window_end && done >= cfg->adaptation.min_warmup) {
+            bool converged = false;
+            PS_CHECK(warmup_converged(run, &converged));
+            if (converged) {
+                for (size_t c = 0; c < run->n_local; c++)
+                    PS_CHECK(ps_chain_end_warmup_early(run->slots[c].chain));
+                run->warmup_early = true;
+                ps_run_progress_phase(run, "warmup", ps_chain_warmup_length(run->slots[0].chain));
             }
-            if (window_end)
-                ps_monitor_reset(run->warm_monitor);
         }
-        run->t_sync += ps_time_now() - t_sync;
-        ps_run_progress_sync(run);
+        if (window_end)
+            ps_monitor_reset(run->warm_monitor);
     }
     run->warmup_used = ps_chain_warmup_length(run->slots[0].chain);
-    /* Pooled step size: every chain continues with the median over chains. */
+    block_reset(run);
+    run->t_sync += ps_time_now() - t_sync;
+    ps_run_progress_sync(run);
+    return PS_OK;
+}
+
+/* The end of warmup: with pooling every chain continues with the median step size. */
+static ps_status warmup_finish(ps_run *run)
+{
+    run->warmup_used = ps_chain_warmup_length(run->slots[0].chain);
     if (run->pooled) {
         double *local = NULL, pooled = 0;
         PS_CHECK(ps_comm_agree(run->comm,
@@ -384,6 +1169,8 @@ static ps_status run_warmup(ps_run *run)
             ps_chain_set_step_size(run->slots[c].chain, pooled);
         run->pooled_step_size = pooled;
     }
+    run->phase = PS_PHASE_SAMPLING;
+    block_reset(run);
     return PS_OK;
 }
 
@@ -391,64 +1178,50 @@ static ps_status run_warmup(ps_run *run)
  * Sampling
  * ------------------------------------------------------------------------------------- */
 
-static bool converged_now(const ps_run *run, const ps_convergence *c)
-{
-    const ps_config *cfg = run->cfg;
-    if (isnan(c->max_rhat))
-        return true; /* every quantity constant */
-    return c->max_rhat < cfg->convergence.rhat_max &&
-           c->min_ess_bulk >= cfg->convergence.ess_bulk_min &&
-           c->min_ess_tail >= cfg->convergence.ess_tail_min;
-}
-
-static ps_status run_sampling(ps_run *run)
+/* One sampling block of check_every iterations and its sync point (convergence check,
+ * trace, checkpoint timer). Sets *stopped for a signal, *finished when sampling ends. */
+static ps_status sampling_block(ps_run *run, bool *stopped, bool *finished)
 {
     const ps_config *cfg = run->cfg;
     bool stop_early = cfg->convergence.stop_early;
     int64_t limit = stop_early ? cfg->convergence.max_draws : cfg->sampler.draws;
-    int64_t every = cfg->convergence.check_every, thin = cfg->sampler.thin;
-    int64_t done = 0;
-    run->stop_reason = stop_early ? PS_STOP_MAX_DRAWS : PS_STOP_DRAWS;
-    run->t_sampling = ps_time_now();
-    for (size_t c = 0; c < run->n_local; c++) {
-        ps_run_slot *slot = &run->slots[c];
-        slot->grads_at_sampling = ps_chain_gradient_count(slot->chain);
-        slot->grad_seconds_at_sampling =
-            ps_model_workspace_gradient_seconds(ps_chain_model_workspace(slot->chain));
+    int64_t target = sampling_target(run);
+    PS_CHECK(ps_comm_agree(run->comm,
+                           reserve_block(run, block_draws_needed(run, PS_PHASE_SAMPLING, target))));
+    run_chains(run, PS_PHASE_SAMPLING, target, true);
+    double t_sync = ps_time_now();
+    PS_CHECK(ps_comm_agree(run->comm, local_status(run)));
+    if (stop_agreed(run)) {
+        *stopped = true;
+        return stop_for_signal(run);
     }
-    ps_run_progress_phase(run, "sampling", limit);
-    while (done < limit) {
-        int64_t block = every < limit - done ? every : limit - done;
-        size_t keep = (size_t)((done + block + thin - 1) / thin - (done + thin - 1) / thin);
-        PS_CHECK(ps_comm_agree(run->comm, reserve_block(run, keep ? keep : 1)));
-        int64_t ran = 0;
-        size_t recorded = 0;
-        run_chains(run, PHASE_SAMPLING, block, true, done, &ran, &recorded);
-        double t_sync = ps_time_now();
-        PS_CHECK(ps_comm_agree(run->comm, local_status(run)));
-        done += ran;
-        PS_CHECK(ps_monitor_append(run->monitor, recorded, run->block, run->block_capacity));
-        PS_CHECK(ps_monitor_check(run->monitor, &run->last_check));
-        run->have_check = true;
-        run->sampling_done = done;
-        /* Divergences so far, for the progress line. */
-        double local_div = 0, all_div = 0;
-        for (size_t c = 0; c < run->n_local; c++)
-            local_div += (double)run->slots[c].divergent;
-        ps_par_note(sizeof local_div);
-        PS_MPI(MPI_Allreduce(&local_div, &all_div, 1, MPI_DOUBLE, MPI_SUM, run->comm),
-               "MPI_Allreduce", run->comm);
-        run->divergent_total = (int64_t)all_div;
-        run->t_sync += ps_time_now() - t_sync;
-        ps_run_progress_sync(run);
-        if (stop_early && done >= cfg->convergence.min_draws &&
-            converged_now(run, &run->last_check)) {
-            run->stop_reason = PS_STOP_CONVERGED;
-            break;
-        }
-    }
+    size_t recorded = 0;
+    PS_CHECK(ps_comm_agree(run->comm, block_finished(run, &recorded)));
+    PS_CHECK(ps_monitor_append(run->monitor, recorded, run->block, run->block_capacity));
+    PS_CHECK(trace_append(run, PS_TRACE_SAMPLING, recorded));
+    PS_CHECK(ps_monitor_check(run->monitor, &run->last_check));
+    run->have_check = true;
+    int64_t done = target - run->warmup_used;
     run->sampling_done = done;
-    run->t_end = ps_time_now();
+    double local_div = 0, all_div = 0;
+    for (size_t c = 0; c < run->n_local; c++)
+        local_div += (double)run->slots[c].divergent;
+    ps_par_note(sizeof local_div);
+    PS_MPI(MPI_Allreduce(&local_div, &all_div, 1, MPI_DOUBLE, MPI_SUM, run->comm), "MPI_Allreduce",
+           run->comm);
+    run->divergent_total = (int64_t)all_div;
+    block_reset(run);
+    if (stop_early && done >= cfg->convergence.min_draws && converged_now(run, &run->last_check)) {
+        run->stop_reason = PS_STOP_CONVERGED;
+        *finished = true;
+    } else if (done >= limit) {
+        run->stop_reason = stop_early ? PS_STOP_MAX_DRAWS : PS_STOP_DRAWS;
+        *finished = true;
+    }
+    if (!*finished)
+        PS_CHECK(checkpoint_if_due(run));
+    run->t_sync += ps_time_now() - t_sync;
+    ps_run_progress_sync(run);
     return PS_OK;
 }
 
@@ -456,33 +1229,101 @@ static ps_status run_sampling(ps_run *run)
  * The run
  * ------------------------------------------------------------------------------------- */
 
+/* Warmup and sampling from wherever the run stands (its start, or a checkpoint). */
+static ps_status drive(ps_run *run, bool *stopped)
+{
+    const ps_config *cfg = run->cfg;
+    if (run->phase == PS_PHASE_WARMUP) {
+        if (cfg->sampler.warmup > 0)
+            ps_run_progress_phase(run, "warmup", ps_chain_warmup_length(run->slots[0].chain));
+        while (ps_chain_in_warmup(run->slots[0].chain) ||
+               ps_chain_window_pending(run->slots[0].chain)) {
+            PS_CHECK(warmup_block(run, stopped));
+            if (*stopped)
+                return PS_OK;
+            PS_CHECK(checkpoint_if_due(run));
+        }
+        PS_CHECK(warmup_finish(run));
+    }
+    run->t_sampling = ps_time_now();
+    for (size_t c = 0; c < run->n_local; c++) {
+        ps_run_slot *slot = &run->slots[c];
+        slot->grads_at_sampling = ps_chain_gradient_count(slot->chain);
+        slot->grad_seconds_at_sampling =
+            ps_model_workspace_gradient_seconds(ps_chain_model_workspace(slot->chain));
+    }
+    int64_t limit = cfg->convergence.stop_early ? cfg->convergence.max_draws : cfg->sampler.draws;
+    ps_run_progress_phase(run, "sampling", limit);
+    run->progress_offset = run->block_start - run->warmup_used;
+    bool finished = run->block_start - run->warmup_used >= limit;
+    if (finished)
+        run->stop_reason = cfg->convergence.stop_early ? PS_STOP_MAX_DRAWS : PS_STOP_DRAWS;
+    while (!finished) {
+        PS_CHECK(sampling_block(run, stopped, &finished));
+        if (*stopped)
+            return PS_OK;
+    }
+    run->t_end = ps_time_now();
+    return PS_OK;
+}
+
 static void run_fini(ps_run *run)
 {
     for (size_t c = 0; c < run->n_local && run->slots; c++)
         ps_chain_destroy(&run->slots[c].chain);
     ps_free(run->slots);
-    ps_free(run->ran_scratch);
-    ps_free(run->recorded_scratch);
     ps_free(run->block);
+    ps_free(run->trace_values);
+    for (int s = 0; s < PS_NUTS_N_STATS; s++)
+        ps_free(run->stat_f64[s]);
+    ps_free(run->stat_depth);
+    ps_free(run->stat_steps);
+    ps_free(run->stat_div);
+    ps_trace_destroy(&run->trace);
     ps_monitor_destroy(&run->monitor);
     ps_monitor_destroy(&run->warm_monitor);
+    notices_fini(run);
     ps_layout_destroy(&run->layout);
     ps_model_destroy(&run->model);
     ps_run_progress_fini(run);
 }
 
-ps_status ps_run_sample(MPI_Comm comm, const ps_config *cfg, const ps_run_options *options)
+/* A run must not silently start over an earlier run's checkpoint. Local. */
+static ps_status check_no_checkpoint(const ps_config *cfg, bool force)
+{
+    if (!force && access(cfg->output.checkpoint, F_OK) == 0)
+        return ps_config_error_at_key(cfg, PS_ERR_CONFIG, "output", "checkpoint",
+                                      "a checkpoint of an earlier run exists (%s): continue that "
+                                      "run with 'psample resume %s', or start over with --force",
+                                      cfg->output.checkpoint, cfg->path);
+    return PS_OK;
+}
+
+ps_status ps_run_sample(MPI_Comm comm, const ps_config *cfg, ps_run_options *options)
 {
     ps_run run = {0};
     run.comm = comm;
     run.cfg = cfg;
     run.options = options;
+    run.notice_comm = MPI_COMM_NULL;
     run.t_start = ps_time_now();
     run.counters_start = ps_par_counters_get();
+    run.seed = (uint64_t)cfg->sampler.seed;
+    run.phase = PS_PHASE_WARMUP;
+    bool resume = options->resume, stopped = false;
+    options->stopped_by_signal = false;
     openblas_set_num_threads(1);
     ps_status st = ps_comm_agree(comm, ps_layout_create(comm, cfg->sampler.chains, &run.layout));
+    if (st == PS_OK && !resume)
+        st = ps_comm_agree(comm, check_no_checkpoint(cfg, options->force));
+    /* On resume the seed is the checkpoint's; read it before anything uses the seed. */
+    if (st == PS_OK && resume)
+        st = ps_checkpoint_peek_seed(comm, cfg->output.checkpoint, &run.seed);
     if (st == PS_OK)
-        st = ps_comm_agree(comm, ps_run_load_model(cfg, &run.model));
+        st = ps_comm_agree(
+            comm, ps_run_load_model(cfg, (unsigned int)(run.seed & 0xffffffffu), &run.model));
+    if (st == PS_OK)
+        st = input_hashes(&run, &run.model_hash, &run.data_hash);
     if (st == PS_OK) {
         run.dim = ps_model_dim(run.model);
         run.n_quantities = 1 + ps_model_output_size(run.model);
@@ -490,25 +1331,40 @@ ps_status ps_run_sample(MPI_Comm comm, const ps_config *cfg, const ps_run_option
         ps_metric_kind_parse(cfg->sampler.metric, &kind);
         run.pooled = cfg->adaptation.pooled && cfg->adaptation.engaged && kind != PS_METRIC_UNIT &&
                      cfg->sampler.warmup > 0;
-        st = setup_chains(&run);
+        st = setup_chains(&run, !resume);
     }
     if (st == PS_OK)
         st = ps_monitor_create(comm, run.layout, run.n_quantities, &run.monitor);
     if (st == PS_OK && cfg->adaptation.adaptive_warmup)
         st = ps_monitor_create(comm, run.layout, run.n_quantities, &run.warm_monitor);
     if (st == PS_OK)
+        st = notices_setup(&run);
+    if (st == PS_OK && !resume)
+        st = trace_open(&run, options->force);
+    if (st == PS_OK && resume)
+        st = resume_from_checkpoint(&run);
+    if (st == PS_OK)
         st = ps_comm_agree(comm, ps_run_progress_init(&run));
-    if (st == PS_OK)
+    if (st == PS_OK && !resume)
         st = ps_run_report_warnings(&run);
-    if (st == PS_OK)
-        st = run_warmup(&run);
-    if (st == PS_OK)
-        st = run_sampling(&run);
-    ps_run_progress_done(&run);
-    if (st == PS_OK)
-        st = ps_run_report_warnings(&run);
-    if (st == PS_OK)
-        st = ps_run_summary(&run);
+    if (st == PS_OK) {
+        test_signal_setup(&run);
+        signals_install(&run);
+        run.last_checkpoint = ps_time_now();
+        st = drive(&run, &stopped);
+        signals_restore(&run);
+    }
+    if (!stopped) {
+        ps_run_progress_done(&run);
+        if (st == PS_OK)
+            st = ps_run_report_warnings(&run);
+        if (st == PS_OK)
+            st = trace_finish(&run);
+        if (st == PS_OK && run.layout->rank == 0)
+            unlink(cfg->output.checkpoint); /* the run is complete: nothing to resume */
+        if (st == PS_OK)
+            st = ps_run_summary(&run);
+    }
     run_fini(&run);
     return st;
 }

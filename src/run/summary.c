@@ -12,16 +12,6 @@
 
 #include "run/run_impl.h"
 
-uint64_t ps_run_fnv1a(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= UINT64_C(0x100000001b3);
-    }
-    return h;
-}
-
 /* ---------------------------------------------------------------------------------------
  * Chains' warnings: gathered on rank 0, each distinct text printed once.
  * ------------------------------------------------------------------------------------- */
@@ -158,12 +148,9 @@ static void quantity_name(const ps_run *run, size_t q, char *buf, size_t size)
         ps_model_output_element_name(run->model, q - 1, buf, size);
 }
 
-static void put_number(ps_strbuf *sb, double x, const char *fmt, int width)
+static void quantity_name_cb(const void *ctx, size_t q, char *buf, size_t size)
 {
-    if (isnan(x))
-        ps_strbuf_printf(sb, " %*s", width, "NA");
-    else
-        ps_strbuf_printf(sb, fmt, width, x);
+    quantity_name(ctx, q, buf, size);
 }
 
 /* Per-chain run statistics, gathered to every rank in chain order. */
@@ -438,7 +425,7 @@ ps_status ps_run_summary(ps_run *run)
 
     double wall = run->t_end - run->t_start;
     double div = 0, div_warm = 0, depth = 0, steps = 0, grads = 0;
-    uint64_t digest = ps_run_fnv1a(PS_RUN_FNV_OFFSET, &draws_digest, sizeof draws_digest);
+    uint64_t digest = ps_fnv1a(PS_FNV_OFFSET, &draws_digest, sizeof draws_digest);
     for (size_t c = 0; c < n_chains; c++) {
         div += all[STAT_DIV * n_chains + c];
         div_warm += all[STAT_DIV_WARMUP * n_chains + c];
@@ -447,7 +434,7 @@ ps_status ps_run_summary(ps_run *run)
         grads += all[STAT_GRADS * n_chains + c];
         uint64_t d = (uint64_t)all[STAT_DIGEST_LO * n_chains + c] |
                      ((uint64_t)all[STAT_DIGEST_HI * n_chains + c] << 32);
-        digest = ps_run_fnv1a(digest, &d, sizeof d);
+        digest = ps_fnv1a(digest, &d, sizeof d);
     }
     size_t kept = ps_monitor_n_draws(run->monitor);
     double total_draws = (double)kept * (double)n_chains;
@@ -487,90 +474,22 @@ ps_status ps_run_summary(ps_run *run)
         break;
     }
 
-    /* The table. */
-    char name[256];
-    int width = 8;
-    for (size_t q = 0; q < nq; q++) {
-        quantity_name(run, q, name, sizeof name);
-        int len = (int)strlen(name);
-        width = len > width ? len : width;
-    }
-    width = width > 40 ? 40 : width;
-    ps_strbuf_printf(&out, "\n%-*s %10s %10s %10s %10s %10s %10s %9s %9s %7s\n", width, "", "mean",
-                     "mcse", "sd", "5%", "50%", "95%", "ess_bulk", "ess_tail", "r_hat");
-    for (size_t q = 0; q < nq; q++) {
-        const ps_diag_summary *r = &rows[q];
-        quantity_name(run, q, name, sizeof name);
-        ps_strbuf_printf(&out, "%-*.*s", width, width, name);
-        put_number(&out, r->mean, " %*.4g", 10);
-        put_number(&out, r->mcse_mean, " %*.2g", 10);
-        put_number(&out, r->sd, " %*.4g", 10);
-        put_number(&out, r->q05, " %*.4g", 10);
-        put_number(&out, r->q50, " %*.4g", 10);
-        put_number(&out, r->q95, " %*.4g", 10);
-        put_number(&out, r->ess_bulk, " %*.0f", 9);
-        put_number(&out, r->ess_tail, " %*.0f", 9);
-        put_number(&out, r->rhat, " %*.3f", 7);
-        ps_strbuf_putc(&out, '\n');
-    }
-
-    /* Diagnostics warnings, as Stan prints them. */
-    ps_strbuf_putc(&out, '\n');
-    int warnings = 0;
-    if (div > 0) {
-        ps_strbuf_printf(&out,
-                         "warning: %.0f of %.0f draws (%.1f%%) ended with a divergence; the "
-                         "results may be biased: increase sampler.target_accept or "
-                         "reparameterise the model\n",
-                         div, total_draws, 100.0 * div / total_draws);
-        warnings++;
-    }
-    if (depth > 0) {
-        ps_strbuf_printf(&out,
-                         "warning: %.0f of %.0f draws (%.1f%%) hit the maximum tree depth of "
-                         "%lld; consider increasing sampler.max_treedepth\n",
-                         depth, total_draws, 100.0 * depth / total_draws,
-                         (long long)cfg->sampler.max_treedepth);
-        warnings++;
-    }
-    for (size_t c = 0; c < n_chains; c++) {
-        double e = all[STAT_EBFMI * n_chains + c];
-        if (!isnan(e) && e < 0.3 && strcmp(cfg->sampler.algorithm, "metropolis") != 0) {
-            ps_strbuf_printf(&out,
-                             "warning: chain %zu: E-BFMI %.3f is below 0.3; the sampler may "
-                             "not explore the posterior well (reparameterise the model)\n",
-                             c, e);
-            warnings++;
-        }
-    }
-    if (run->have_check) {
-        const ps_convergence *cv = &run->last_check;
-        if (!isnan(cv->max_rhat) && cv->max_rhat >= cfg->convergence.rhat_max) {
-            quantity_name(run, (size_t)cv->max_rhat_q, name, sizeof name);
-            ps_strbuf_printf(&out,
-                             "warning: R-hat of %s is %.3f (>= %g): the chains have not mixed; "
-                             "run longer or reparameterise\n",
-                             name, cv->max_rhat, cfg->convergence.rhat_max);
-            warnings++;
-        }
-        if (!isnan(cv->min_ess_bulk) && cv->min_ess_bulk < cfg->convergence.ess_bulk_min) {
-            quantity_name(run, (size_t)cv->min_ess_bulk_q, name, sizeof name);
-            ps_strbuf_printf(&out, "warning: bulk-ESS of %s is %.0f (< %g)\n", name,
-                             cv->min_ess_bulk, cfg->convergence.ess_bulk_min);
-            warnings++;
-        }
-        if (!isnan(cv->min_ess_tail) && cv->min_ess_tail < cfg->convergence.ess_tail_min) {
-            quantity_name(run, (size_t)cv->min_ess_tail_q, name, sizeof name);
-            ps_strbuf_printf(&out, "warning: tail-ESS of %s is %.0f (< %g)\n", name,
-                             cv->min_ess_tail, cfg->convergence.ess_tail_min);
-            warnings++;
-        }
-    }
-    if (div_warm > 0)
-        ps_strbuf_printf(&out, "note: %.0f divergences during warmup (not a problem by itself)\n",
-                         div_warm);
-    if (warnings == 0)
-        ps_strbuf_puts(&out, "no diagnostics warnings\n");
+    double *chain_ebfmi = all + STAT_EBFMI * n_chains;
+    ps_table_input table = {nq,
+                            quantity_name_cb,
+                            run,
+                            rows,
+                            n_chains,
+                            total_draws,
+                            div,
+                            div_warm,
+                            depth,
+                            cfg->sampler.max_treedepth,
+                            strcmp(cfg->sampler.algorithm, "metropolis") != 0 ? chain_ebfmi : NULL,
+                            cfg->convergence.rhat_max,
+                            cfg->convergence.ess_bulk_min,
+                            cfg->convergence.ess_tail_min};
+    ps_table_write(&out, &table);
     ps_strbuf_printf(&out,
                      "\ngradient evaluations: %.0f (%.3g per second); leapfrog steps in "
                      "sampling: %.0f; wall time %.2f s\n",

@@ -60,10 +60,11 @@ foreach(np 1 4)
     CHECKS --exit 0 --stdout-toml sampler.chains=4 --stdout-toml sampler.seed=20261124
       --stdout-toml adaptation.pooled=true --stdout-toml "sampler.metric=\"diag\""
       --stderr-count "error:#0"
-    COMMAND check ${PROJECT_SOURCE_DIR}/configs/eight_schools.toml)
+    COMMAND check ${PROJECT_SOURCE_DIR}/configs/eight_schools.toml --force)
 endforeach()
 ps_add_cli_test(NAME app_run_example_np2 NPROCS 2
   CHECKS --exit 0 --stdout-has "lp__" --stdout-has "theta[8]" --stdout-has "ess_bulk"
     --stdout-has "stopped: reached sampler.draws" --stdout-has "draws digest: "
     --stderr-has "psample: sampling" --stderr-count "error:#0"
-  COMMAND ${PROJECT_SOURCE_DIR}/configs/eight_schools.toml)
+  COMMAND ${PROJECT_SOURCE_DIR}/configs/eight_schools.toml --force
+          --set output.file=${PROJECT_BINARY_DIR}/tests/example_run.h5)

@@ -32,7 +32,8 @@ function(ps_fault_test fault code text)
     COMMAND ${PSAMPLE_CLI_TEST} --exit ${code} --stderr-has "${text}" --stderr-count "error:#1"
             -- ${CMAKE_COMMAND} -E env PSAMPLE_FAULT=${fault}
             ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 4 ${MPIEXEC_PREFLAGS}
-            $<TARGET_FILE:psample_cli> ${PSAMPLE_EIGHT_SCHOOLS_CONFIG})
+            $<TARGET_FILE:psample_cli> ${PSAMPLE_EIGHT_SCHOOLS_CONFIG} --force
+            --set output.file=${PROJECT_BINARY_DIR}/tests/fault_${fname}.h5)
   ps_test_common(fault_${fname}_np4 TIMEOUT 120 NPROCS 4 LABELS mpi fault)
 endfunction()
 ps_fault_test(model_load@2 1 "rank 2 of 4: ")
@@ -45,7 +46,8 @@ add_test(NAME fault_more_ranks_than_chains
   COMMAND ${PSAMPLE_CLI_TEST} --exit 1 --stderr-count "error:#1"
           --stderr-has "4 MPI ranks but only 3 chains" --stderr-has "sampler.chains to at least 4"
           -- ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 4 ${MPIEXEC_PREFLAGS}
-          $<TARGET_FILE:psample_cli> ${PSAMPLE_EIGHT_SCHOOLS_CONFIG} --set sampler.chains=3)
+          $<TARGET_FILE:psample_cli> ${PSAMPLE_EIGHT_SCHOOLS_CONFIG} --set sampler.chains=3
+          --force --set output.file=${PROJECT_BINARY_DIR}/tests/fault_ranks.h5)
 ps_test_common(fault_more_ranks_than_chains TIMEOUT 120 NPROCS 4 LABELS mpi fault)
 set(nan_config ${PROJECT_BINARY_DIR}/tests/broken_nan.toml)
 file(WRITE ${nan_config}
@@ -55,5 +57,6 @@ add_test(NAME fault_nan_model_np2
   COMMAND ${PSAMPLE_CLI_TEST} --exit 2 --stderr-count "error:#1" --stderr-has "chain 0"
           --stderr-has "100"
           -- ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 2 ${MPIEXEC_PREFLAGS}
-          $<TARGET_FILE:psample_cli> ${nan_config})
+          $<TARGET_FILE:psample_cli> ${nan_config} --force
+          --set output.file=${PROJECT_BINARY_DIR}/tests/fault_nan.h5)
 ps_test_common(fault_nan_model_np2 TIMEOUT 120 NPROCS 2 LABELS mpi fault)

@@ -5,15 +5,22 @@
 usage: run_layouts.py PSAMPLE MPIEXEC CONFIG LAYOUTS -- [--set ...]
 LAYOUTS: comma-separated RANKSxTHREADS, e.g. 1x1,2x1,4x1,1x2
 """
+import os
 import re
 import subprocess
 import sys
+import tempfile
+
+SCRATCH = tempfile.mkdtemp(prefix="psample_layouts_")
 
 
 def digest(psample, mpiexec, config, ranks, threads, extra):
-    cmd = [mpiexec, "-n", str(ranks), "--oversubscribe", psample, config,
-           "--set", f"parallel.threads={threads}"] + extra
+    trace = os.path.join(SCRATCH, f"trace_{ranks}x{threads}.h5")
+    cmd = [mpiexec, "-n", str(ranks), "--oversubscribe", psample, config, "--force",
+           "--set", f"output.file={trace}", "--set", f"parallel.threads={threads}"] + extra
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if os.path.exists(trace):
+        os.remove(trace)
     m = re.search(r"^draws digest: ([0-9a-f]{16})$", p.stdout, re.M)
     if p.returncode != 0 or not m:
         print("command failed:", " ".join(cmd))
