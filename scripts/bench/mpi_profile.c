@@ -30,12 +30,25 @@ enum {
     K_BARRIER,
     K_SCATTER,
     K_SCATTERV,
+    K_FILE_OPEN,
+    K_FILE_CLOSE,
+    K_FILE_WRITE_AT,
+    K_FILE_WRITE_AT_ALL,
+    K_FILE_WRITE,
+    K_FILE_WRITE_ALL,
+    K_FILE_READ_AT,
+    K_FILE_READ_AT_ALL,
+    K_FILE_SYNC,
+    K_FILE_SET_SIZE,
     N_KINDS
 };
 
-static const char *const kind_names[N_KINDS] = {"Allreduce", "Reduce",    "Bcast",      "Gather",
-                                                "Gatherv",   "Allgather", "Allgatherv", "Alltoall",
-                                                "Alltoallv", "Barrier",   "Scatter",    "Scatterv"};
+static const char *const kind_names[N_KINDS] = {
+    "Allreduce",         "Reduce",       "Bcast",          "Gather",       "Gatherv",
+    "Allgather",         "Allgatherv",   "Alltoall",       "Alltoallv",    "Barrier",
+    "Scatter",           "Scatterv",     "File_open",      "File_close",   "File_write_at",
+    "File_write_at_all", "File_write",   "File_write_all", "File_read_at", "File_read_at_all",
+    "File_sync",         "File_set_size"};
 
 static struct {
     unsigned long long count;
@@ -221,6 +234,94 @@ int MPI_Scatterv(const void *sendbuf, const int sendcounts[], const int displs[]
     note(K_SCATTERV,
          me == root ? type_bytes(sendtype, sum_counts(sendcounts, comm_size(comm))) : 0.0,
          type_bytes(recvtype, recvcount), t0);
+    return rc;
+}
+
+/* MPI-IO, as the parallel HDF5 trace writer uses it: measured, not modelled. */
+
+int MPI_File_open(MPI_Comm comm, const char *filename, int amode, MPI_Info info, MPI_File *fh)
+{
+    double t0 = PMPI_Wtime();
+    int rc = PMPI_File_open(comm, filename, amode, info, fh);
+    note(K_FILE_OPEN, 0.0, 0.0, t0);
+    return rc;
+}
+
+int MPI_File_close(MPI_File *fh)
+{
+    double t0 = PMPI_Wtime();
+    int rc = PMPI_File_close(fh);
+    note(K_FILE_CLOSE, 0.0, 0.0, t0);
+    return rc;
+}
+
+int MPI_File_write_at(MPI_File fh, MPI_Offset offset, const void *buf, int count,
+                      MPI_Datatype datatype, MPI_Status *status)
+{
+    double t0 = PMPI_Wtime();
+    int rc = PMPI_File_write_at(fh, offset, buf, count, datatype, status);
+    note(K_FILE_WRITE_AT, type_bytes(datatype, count), 0.0, t0);
+    return rc;
+}
+
+int MPI_File_write_at_all(MPI_File fh, MPI_Offset offset, const void *buf, int count,
+                          MPI_Datatype datatype, MPI_Status *status)
+{
+    double t0 = PMPI_Wtime();
+    int rc = PMPI_File_write_at_all(fh, offset, buf, count, datatype, status);
+    note(K_FILE_WRITE_AT_ALL, type_bytes(datatype, count), 0.0, t0);
+    return rc;
+}
+
+int MPI_File_write(MPI_File fh, const void *buf, int count, MPI_Datatype datatype,
+                   MPI_Status *status)
+{
+    double t0 = PMPI_Wtime();
+    int rc = PMPI_File_write(fh, buf, count, datatype, status);
+    note(K_FILE_WRITE, type_bytes(datatype, count), 0.0, t0);
+    return rc;
+}
+
+int MPI_File_write_all(MPI_File fh, const void *buf, int count, MPI_Datatype datatype,
+                       MPI_Status *status)
+{
+    double t0 = PMPI_Wtime();
+    int rc = PMPI_File_write_all(fh, buf, count, datatype, status);
+    note(K_FILE_WRITE_ALL, type_bytes(datatype, count), 0.0, t0);
+    return rc;
+}
+
+int MPI_File_read_at(MPI_File fh, MPI_Offset offset, void *buf, int count, MPI_Datatype datatype,
+                     MPI_Status *status)
+{
+    double t0 = PMPI_Wtime();
+    int rc = PMPI_File_read_at(fh, offset, buf, count, datatype, status);
+    note(K_FILE_READ_AT, 0.0, type_bytes(datatype, count), t0);
+    return rc;
+}
+
+int MPI_File_read_at_all(MPI_File fh, MPI_Offset offset, void *buf, int count,
+                         MPI_Datatype datatype, MPI_Status *status)
+{
+    double t0 = PMPI_Wtime();
+    int rc = PMPI_File_read_at_all(fh, offset, buf, count, datatype, status);
+    note(K_FILE_READ_AT_ALL, 0.0, type_bytes(datatype, count), t0);
+    return rc;
+}
+
+int MPI_File_sync(MPI_File fh)
+{
+    double t0 = PMPI_Wtime();
+    int rc = PMPI_File_sync(fh);
+    note(K_FILE_SYNC, 0.0, 0.0, t0);
+    return rc;
+}
+
+int MPI_File_set_size(MPI_File fh, MPI_Offset size)
+{
+    double t0 = PMPI_Wtime();
+    int rc = PMPI_File_set_size(fh, size);
+    note(K_FILE_SET_SIZE, 0.0, 0.0, t0);
     return rc;
 }
 
