@@ -1648,6 +1648,13 @@ ps_status ps_trace_flush(ps_trace *trace)
     return PS_OK;
 }
 
+bool ps_trace_flush_due(ps_trace *trace, double flush_seconds)
+{
+    int due = trace->rank == 0 && ps_time_now() - trace->last_flush >= flush_seconds;
+    ps_mpi_must(MPI_Bcast(&due, 1, MPI_INT, 0, trace->comm), "MPI_Bcast", trace->comm);
+    return due != 0;
+}
+
 ps_status ps_trace_flush_if_due(ps_trace *trace, double flush_seconds, bool *flushed)
 {
     if (flushed != NULL)

@@ -255,6 +255,10 @@ ps_status ps_trace_flush(ps_trace *trace);
  */
 ps_status ps_trace_flush_if_due(ps_trace *trace, double flush_seconds, bool *flushed);
 
+/* The timer's decision alone (rank 0's clock, the same on every rank), for a caller that
+ * has draws to append before it flushes. Collective. */
+bool ps_trace_flush_due(ps_trace *trace, double flush_seconds);
+
 /*
  * Records end-of-run metadata as root attributes psample_warmup_draws,
  * psample_stop_reason and psample_warmup_divergences (replacing earlier values); rank 0's

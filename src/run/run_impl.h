@@ -59,7 +59,6 @@ typedef struct ps_run {
     MPI_Comm notice_comm;
     MPI_Request notice_recv;
     MPI_Request *notice_sends;
-    struct sigaction old_actions[3];
     long long test_signal_at;
     int64_t progress_offset;
     ps_model *model;
@@ -75,7 +74,14 @@ typedef struct ps_run {
     /* The trace, and its block buffers: values in the trace's format, and the sample
      * statistics of the recorded draws ([local chain][draw], block_capacity per chain). */
     ps_trace *trace;
-    double *trace_values;
+    double *trace_values; /* trace-format block of the staged draws */
+    /* Draws waiting to be appended to the trace: appends are batched (each has a fixed
+     * metadata cost), [local chain][draw], stage_capacity draws per chain. */
+    size_t staged, stage_capacity;
+    double *stage_rows; /* [local chain][draw][quantity] */
+    double *stage_f64[PS_NUTS_N_STATS];
+    int64_t *stage_depth, *stage_steps;
+    int8_t *stage_div;
     double *stat_f64[PS_NUTS_N_STATS]; /* the double statistics (others NULL) */
     int64_t *stat_depth, *stat_steps;
     int8_t *stat_div;
@@ -90,7 +96,8 @@ typedef struct ps_run {
     bool have_check;
     int64_t divergent_total;
     double t_start, t_sampling, t_end;
-    double t_sync; /* time of this rank at sync points: collectives and the checks */
+    double t_sync;  /* time of this rank at sync points: collectives and the checks */
+    double t_trace; /* time of this rank in trace appends and flushes */
     ps_par_counters counters_start; /* collective counters when the run started */
 
     /* progress line (rank 0) */

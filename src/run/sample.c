@@ -8,6 +8,7 @@
  * the next step needs. Every cross-chain quantity is formed from per-chain contributions
  * in chain-id order, so the draws do not depend on the number of ranks or threads.
  */
+#include <ctype.h>
 #include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -20,6 +21,7 @@
 #include <omp.h>
 #endif
 
+#include "data/data.h"
 #include "par/par.h"
 #include "run/run.h"
 #include "run/run_impl.h"
@@ -111,11 +113,7 @@ static ps_status reserve_block(ps_run *run, size_t draws)
     if (!ps_size_mul(run->n_local, draws, &n) || !ps_size_mul(n, run->n_quantities, &n))
         return ps_error(PS_ERR_MEM, "draw buffer too large");
     PS_CHECK(ps_realloc_array(&run->block, n, sizeof(double), "the draw buffer"));
-    size_t per = run->n_local * draws, out = run->n_quantities - 1;
-    size_t nv;
-    if (!ps_size_mul(per, out ? out : 1, &nv))
-        return ps_error(PS_ERR_MEM, "draw buffer too large");
-    PS_CHECK(ps_realloc_array(&run->trace_values, nv, sizeof(double), "the trace buffer"));
+    size_t per = run->n_local * draws;
     for (int s = 0; s < PS_NUTS_N_STATS; s++)
         if (ps_trace_nuts_stats()[s].type == PS_TRACE_F64)
             PS_CHECK(ps_realloc_array(&run->stat_f64[s], per, sizeof(double), "statistics"));
@@ -149,22 +147,15 @@ static void on_signal(int sig)
 static const int stop_signals[] = {SIGTERM, SIGINT, SIGUSR1};
 enum { N_STOP_SIGNALS = sizeof stop_signals / sizeof stop_signals[0], NOTICE_TAG = 4242 };
 
-static void signals_install(ps_run *run)
+void ps_run_catch_signals(void)
 {
-    signal_flag = 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
     for (int i = 0; i < N_STOP_SIGNALS; i++)
-        sigaction(stop_signals[i], &sa, &run->old_actions[i]);
-}
-
-static void signals_restore(ps_run *run)
-{
-    for (int i = 0; i < N_STOP_SIGNALS; i++)
-        sigaction(stop_signals[i], &run->old_actions[i], NULL);
+        sigaction(stop_signals[i], &sa, NULL);
 }
 
 static const char *signal_name(int sig)
@@ -482,6 +473,87 @@ static ps_status setup_chains(ps_run *run, bool init)
  * The trace
  * ------------------------------------------------------------------------------------- */
 
+/* Grows the staging buffers to hold `need` draws per chain, keeping what they hold. */
+static ps_status stage_reserve(ps_run *run, size_t need)
+{
+    if (need <= run->stage_capacity)
+        return PS_OK;
+    size_t cap = run->stage_capacity ? 2 * run->stage_capacity : 64;
+    cap = cap < need ? need : cap;
+    size_t nq = run->n_quantities, out = nq - 1, n_local = run->n_local, old = run->stage_capacity;
+    double *rows = NULL, *values = NULL, *f64[PS_NUTS_N_STATS] = {NULL};
+    int64_t *depth = NULL, *steps = NULL;
+    int8_t *div = NULL;
+    ps_status st = ps_alloc_array(&rows, n_local * cap * nq, sizeof(double), "trace staging");
+    if (st == PS_OK)
+        st = ps_alloc_array(&values, n_local * cap * (out ? out : 1), sizeof(double),
+                            "trace staging");
+    for (int s = 0; s < PS_NUTS_N_STATS && st == PS_OK; s++)
+        if (ps_trace_nuts_stats()[s].type == PS_TRACE_F64)
+            st = ps_alloc_array(&f64[s], n_local * cap, sizeof(double), "trace staging");
+    if (st == PS_OK)
+        st = ps_alloc_array(&depth, n_local * cap, sizeof(int64_t), "trace staging");
+    if (st == PS_OK)
+        st = ps_alloc_array(&steps, n_local * cap, sizeof(int64_t), "trace staging");
+    if (st == PS_OK)
+        st = ps_alloc_array(&div, n_local * cap, sizeof(int8_t), "trace staging");
+    if (st != PS_OK) {
+        ps_free(rows);
+        ps_free(values);
+        for (int s = 0; s < PS_NUTS_N_STATS; s++)
+            ps_free(f64[s]);
+        ps_free(depth);
+        ps_free(steps);
+        ps_free(div);
+        return st;
+    }
+    for (size_t c = 0; c < n_local && run->staged > 0; c++) {
+        memcpy(rows + c * cap * nq, run->stage_rows + c * old * nq,
+               run->staged * nq * sizeof(double));
+        for (int s = 0; s < PS_NUTS_N_STATS; s++)
+            if (f64[s] != NULL)
+                memcpy(f64[s] + c * cap, run->stage_f64[s] + c * old, run->staged * sizeof(double));
+        memcpy(depth + c * cap, run->stage_depth + c * old, run->staged * sizeof(int64_t));
+        memcpy(steps + c * cap, run->stage_steps + c * old, run->staged * sizeof(int64_t));
+        memcpy(div + c * cap, run->stage_div + c * old, run->staged * sizeof(int8_t));
+    }
+    ps_free(run->stage_rows);
+    ps_free(run->trace_values);
+    for (int s = 0; s < PS_NUTS_N_STATS; s++) {
+        ps_free(run->stage_f64[s]);
+        run->stage_f64[s] = f64[s];
+    }
+    ps_free(run->stage_depth);
+    ps_free(run->stage_steps);
+    ps_free(run->stage_div);
+    run->stage_rows = rows;
+    run->trace_values = values;
+    run->stage_depth = depth;
+    run->stage_steps = steps;
+    run->stage_div = div;
+    run->stage_capacity = cap;
+    return PS_OK;
+}
+
+/* Copies the n draws recorded in the block into the staging buffers. */
+static ps_status stage_add(ps_run *run, size_t n)
+{
+    PS_CHECK(stage_reserve(run, run->staged + n));
+    size_t nq = run->n_quantities, bcap = run->block_capacity, scap = run->stage_capacity;
+    for (size_t c = 0; c < run->n_local; c++) {
+        size_t from = c * bcap, to = c * scap + run->staged;
+        memcpy(run->stage_rows + to * nq, run->block + from * nq, n * nq * sizeof(double));
+        for (int s = 0; s < PS_NUTS_N_STATS; s++)
+            if (run->stage_f64[s] != NULL)
+                memcpy(run->stage_f64[s] + to, run->stat_f64[s] + from, n * sizeof(double));
+        memcpy(run->stage_depth + to, run->stat_depth + from, n * sizeof(int64_t));
+        memcpy(run->stage_steps + to, run->stat_steps + from, n * sizeof(int64_t));
+        memcpy(run->stage_div + to, run->stat_div + from, n * sizeof(int8_t));
+    }
+    run->staged += n;
+    return PS_OK;
+}
+
 /* Packs an array of per-chain rows from a stride of `capacity` to a stride of n (in place:
  * row c moves down to c * n <= c * capacity). */
 static void pack_rows(void *base, size_t elem, size_t n_rows, size_t capacity, size_t n)
@@ -491,30 +563,62 @@ static void pack_rows(void *base, size_t elem, size_t n_rows, size_t capacity, s
         memmove(p + c * n * elem, p + c * capacity * elem, n * elem);
 }
 
-/* Appends the n draws recorded in the block to a part of the trace, then flushes when the
- * flush timer says so. Collective. */
-static ps_status trace_append(ps_run *run, ps_trace_part part, size_t n)
+/* Appends every staged draw to a part of the trace. Collective (the staged count is the
+ * same on every rank). */
+static ps_status stage_commit(ps_run *run, ps_trace_part part)
 {
-    size_t nq = run->n_quantities, cap = run->block_capacity;
+    size_t n = run->staged, nq = run->n_quantities, cap = run->stage_capacity;
+    if (n == 0)
+        return PS_OK;
+    double t0 = ps_time_now();
     for (size_t c = 0; c < run->n_local; c++)
         for (size_t d = 0; d < n; d++)
             ps_trace_block_put(run->trace, run->trace_values, n, c, d,
-                               run->block + (c * cap + d) * nq + 1);
+                               run->stage_rows + (c * cap + d) * nq + 1);
     const void *stats[PS_NUTS_N_STATS];
     for (int s = 0; s < PS_NUTS_N_STATS; s++) {
-        if (run->stat_f64[s] != NULL) {
-            pack_rows(run->stat_f64[s], sizeof(double), run->n_local, cap, n);
-            stats[s] = run->stat_f64[s];
+        if (run->stage_f64[s] != NULL) {
+            pack_rows(run->stage_f64[s], sizeof(double), run->n_local, cap, n);
+            stats[s] = run->stage_f64[s];
         }
     }
-    pack_rows(run->stat_depth, sizeof(int64_t), run->n_local, cap, n);
-    pack_rows(run->stat_steps, sizeof(int64_t), run->n_local, cap, n);
-    pack_rows(run->stat_div, sizeof(int8_t), run->n_local, cap, n);
-    stats[PS_NUTS_STAT_TREE_DEPTH] = run->stat_depth;
-    stats[PS_NUTS_STAT_N_STEPS] = run->stat_steps;
-    stats[PS_NUTS_STAT_DIVERGING] = run->stat_div;
-    PS_CHECK(ps_trace_append(run->trace, part, n, run->trace_values, stats));
-    return ps_trace_flush_if_due(run->trace, run->cfg->output.flush_seconds, NULL);
+    pack_rows(run->stage_depth, sizeof(int64_t), run->n_local, cap, n);
+    pack_rows(run->stage_steps, sizeof(int64_t), run->n_local, cap, n);
+    pack_rows(run->stage_div, sizeof(int8_t), run->n_local, cap, n);
+    stats[PS_NUTS_STAT_TREE_DEPTH] = run->stage_depth;
+    stats[PS_NUTS_STAT_N_STEPS] = run->stage_steps;
+    stats[PS_NUTS_STAT_DIVERGING] = run->stage_div;
+    ps_status st = ps_trace_append(run->trace, part, n, run->trace_values, stats);
+    run->staged = 0;
+    run->t_trace += ps_time_now() - t0;
+    return st;
+}
+
+/* Appends are batched up to this many bytes (over all chains) or draws per chain. */
+#define STAGE_BYTES (16.0 * 1024 * 1024)
+#define STAGE_DRAWS 2000
+
+/*
+ * At a sync point: stages the block's n draws, appends what is staged when the batch is
+ * full, when `now` (warmup windows, which are long), or when the flush timer is due, and
+ * then flushes. Collective.
+ */
+static ps_status trace_append(ps_run *run, ps_trace_part part, size_t n, bool now)
+{
+    PS_CHECK(ps_comm_agree(run->comm, stage_add(run, n)));
+    double t0 = ps_time_now();
+    bool due = ps_trace_flush_due(run->trace, run->cfg->output.flush_seconds);
+    run->t_trace += ps_time_now() - t0;
+    double bytes = (double)run->staged * (double)run->layout->n_chains * (double)run->n_quantities *
+                   sizeof(double);
+    if (now || due || bytes >= STAGE_BYTES || run->staged >= STAGE_DRAWS)
+        PS_CHECK(stage_commit(run, part));
+    if (due) {
+        t0 = ps_time_now();
+        PS_CHECK(ps_trace_flush(run->trace));
+        run->t_trace += ps_time_now() - t0;
+    }
+    return PS_OK;
 }
 
 /* "chains 0-2 on rank 0; 3-4 on rank 1" */
@@ -533,7 +637,9 @@ static ps_status trace_open_or_reopen(ps_run *run, bool force, bool reopen, size
 {
     const ps_config *cfg = run->cfg;
     size_t n_vars = ps_model_n_vars(run->model);
-    ps_trace_array *vars = NULL;
+    ps_trace_array *vars = NULL, *data_arrays = NULL;
+    size_t n_data = 0;
+    ps_data *data = NULL;
     ps_strbuf layout, effective;
     ps_strbuf_init(&layout);
     ps_strbuf_init(&effective);
@@ -547,7 +653,37 @@ static ps_status trace_open_or_reopen(ps_run *run, bool force, bool reopen, size
         st = ps_alloc_array(&vars, n_vars, sizeof *vars, "trace variables");
     if (st == PS_OK && !reopen)
         st = ps_run_check_output(cfg, force);
+    /* The data go to the constant_data group (which of them are observed is not known for a
+     * compiled library); names the trace reserves for coordinates are left out. */
+    if (st == PS_OK && !reopen && cfg->data.file != NULL)
+        st = ps_data_read_file(cfg->data.file, &data);
+    if (st == PS_OK && data != NULL)
+        st = ps_alloc_array(&data_arrays, ps_data_count(data) + 1, sizeof *data_arrays,
+                            "trace data");
     st = ps_comm_agree(run->comm, st);
+    if (st == PS_OK && data != NULL) {
+        for (size_t i = 0; i < ps_data_count(data); i++) {
+            const ps_data_var *v = ps_data_at(data, i);
+            size_t len = strlen(v->name);
+            bool reserved =
+                strcmp(v->name, "chain") == 0 || strcmp(v->name, "draw") == 0 ||
+                (strstr(v->name, "_dim_") != NULL && isdigit((unsigned char)v->name[len - 1]));
+            if (reserved) {
+                if (run->layout->rank == 0)
+                    ps_warn("data variable '%s' is not copied to the trace's constant_data group: "
+                            "its name is taken by a coordinate there",
+                            v->name);
+                continue;
+            }
+            ps_trace_array *a = &data_arrays[n_data++];
+            a->name = v->name;
+            a->type = v->type == PS_DATA_INT ? PS_TRACE_I64 : PS_TRACE_F64;
+            a->ndim = v->ndim;
+            for (int d = 0; d < v->ndim; d++)
+                a->dims[d] = v->dims[d];
+            a->values = v->type == PS_DATA_INT ? (const void *)v->ints : (const void *)v->reals;
+        }
+    }
     if (st == PS_OK) {
         for (size_t i = 0; i < n_vars; i++) {
             const ps_var_info *v = ps_model_var(run->model, i);
@@ -578,6 +714,8 @@ static ps_status trace_open_or_reopen(ps_run *run, bool force, bool reopen, size
         desc.draws_hint = (size_t)(kept < 65536 ? kept : 65536);
         desc.warmup_draws_hint = (size_t)cfg->sampler.warmup;
         desc.force = force;
+        desc.constant_data = data_arrays;
+        desc.n_constant_data = n_data;
         if (reopen)
             st = ps_trace_open_append(run->comm, cfg->output.file, &desc, n_warmup, n_draws,
                                       &run->trace);
@@ -585,6 +723,8 @@ static ps_status trace_open_or_reopen(ps_run *run, bool force, bool reopen, size
             st = ps_trace_create(run->comm, cfg->output.file, &desc, &run->trace);
     }
     ps_free(vars);
+    ps_free(data_arrays);
+    ps_data_destroy(&data);
     ps_strbuf_fini(&layout);
     ps_strbuf_fini(&effective);
     return st;
@@ -603,6 +743,7 @@ static ps_status trace_reopen(ps_run *run, size_t n_warmup, size_t n_draws)
 /* Records why the run ended and closes the file. Collective. */
 static ps_status trace_finish(ps_run *run)
 {
+    PS_CHECK(stage_commit(run, PS_TRACE_SAMPLING));
     static const char *const reasons[] = {"draws", "converged", "max_draws"};
     double local = 0, all = 0;
     for (size_t c = 0; c < run->n_local; c++)
@@ -893,7 +1034,10 @@ static ps_status checkpoint_now(ps_run *run)
     unsigned char **records = NULL, *state = NULL;
     size_t *sizes = NULL;
     ps_ckpt_header h = {0};
-    ps_status status = ps_trace_flush(run->trace);
+    /* The trace must hold every draw the checkpoint counts. */
+    ps_status status = stage_commit(run, PS_TRACE_SAMPLING);
+    if (status == PS_OK)
+        status = ps_trace_flush(run->trace);
     PS_TRY(status);
     status = ps_alloc_array(&records, n, sizeof *records, "checkpoint");
     if (status == PS_OK)
@@ -1125,7 +1269,7 @@ static ps_status warmup_block(ps_run *run, bool *stopped)
     size_t recorded = 0;
     PS_CHECK(ps_comm_agree(run->comm, block_finished(run, &recorded)));
     if (cfg->output.save_warmup)
-        PS_CHECK(trace_append(run, PS_TRACE_WARMUP, recorded));
+        PS_CHECK(trace_append(run, PS_TRACE_WARMUP, recorded, true));
     /* Pooled: the chains wait at the window end for the pooled metric. Not pooled: each
      * chain finished its window itself, and a window ended when warmup goes on. */
     bool window_end = run->pooled ? ps_chain_window_pending(run->slots[0].chain)
@@ -1201,7 +1345,7 @@ static ps_status sampling_block(ps_run *run, bool *stopped, bool *finished)
     size_t recorded = 0;
     PS_CHECK(ps_comm_agree(run->comm, block_finished(run, &recorded)));
     PS_CHECK(ps_monitor_append(run->monitor, recorded, run->block, run->block_capacity));
-    PS_CHECK(trace_append(run, PS_TRACE_SAMPLING, recorded));
+    PS_CHECK(trace_append(run, PS_TRACE_SAMPLING, recorded, false));
     PS_CHECK(ps_monitor_check(run->monitor, &run->last_check));
     run->have_check = true;
     int64_t done = target - run->warmup_used;
@@ -1277,8 +1421,14 @@ static void run_fini(ps_run *run)
     ps_free(run->slots);
     ps_free(run->block);
     ps_free(run->trace_values);
-    for (int s = 0; s < PS_NUTS_N_STATS; s++)
+    ps_free(run->stage_rows);
+    ps_free(run->stage_depth);
+    ps_free(run->stage_steps);
+    ps_free(run->stage_div);
+    for (int s = 0; s < PS_NUTS_N_STATS; s++) {
         ps_free(run->stat_f64[s]);
+        ps_free(run->stage_f64[s]);
+    }
     ps_free(run->stat_depth);
     ps_free(run->stat_steps);
     ps_free(run->stat_div);
@@ -1352,10 +1502,8 @@ ps_status ps_run_sample(MPI_Comm comm, const ps_config *cfg, ps_run_options *opt
         st = ps_run_report_warnings(&run);
     if (st == PS_OK) {
         test_signal_setup(&run);
-        signals_install(&run);
         run.last_checkpoint = ps_time_now();
         st = drive(&run, &stopped);
-        signals_restore(&run);
     }
     if (!stopped) {
         ps_run_progress_done(&run);

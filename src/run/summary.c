@@ -176,7 +176,7 @@ enum {
 };
 
 /* Per-rank figures for the report: sync time, peak memory, collective counters. */
-enum { RANK_SYNC, RANK_RSS_MB, RANK_CALLS, RANK_BYTES, RANK_MPI_SECONDS, N_RANK };
+enum { RANK_SYNC, RANK_RSS_MB, RANK_CALLS, RANK_BYTES, RANK_MPI_SECONDS, RANK_TRACE, N_RANK };
 
 /* Sums statistic k over all chains. */
 static double chain_sum(const double *all, size_t n_chains, int k)
@@ -323,7 +323,8 @@ static ps_status write_report(const ps_run *run, const ps_diag_summary *rows, co
     cJSON *calls = cJSON_AddArrayToObject(sync, "collective_calls_per_rank");
     cJSON *bytes = cJSON_AddArrayToObject(sync, "bytes_sent_per_rank");
     cJSON *mpi_s = cJSON_AddArrayToObject(sync, "mpi_seconds_per_rank");
-    double sync_max = 0, mpi_max = 0;
+    cJSON *trace_s = cJSON_AddArrayToObject(root, "trace_seconds_per_rank");
+    double sync_max = 0, mpi_max = 0, trace_max = 0;
     for (int r = 0; r < l->size; r++) {
         const double *v = ranks + (size_t)r * N_RANK;
         cJSON_AddItemToArray(sync_s, cJSON_CreateNumber(v[RANK_SYNC]));
@@ -331,11 +332,14 @@ static ps_status write_report(const ps_run *run, const ps_diag_summary *rows, co
         cJSON_AddItemToArray(calls, cJSON_CreateNumber(v[RANK_CALLS]));
         cJSON_AddItemToArray(bytes, cJSON_CreateNumber(v[RANK_BYTES]));
         cJSON_AddItemToArray(mpi_s, cJSON_CreateNumber(v[RANK_MPI_SECONDS]));
+        cJSON_AddItemToArray(trace_s, cJSON_CreateNumber(v[RANK_TRACE]));
+        trace_max = v[RANK_TRACE] > trace_max ? v[RANK_TRACE] : trace_max;
         sync_max = v[RANK_SYNC] > sync_max ? v[RANK_SYNC] : sync_max;
         mpi_max = v[RANK_MPI_SECONDS] > mpi_max ? v[RANK_MPI_SECONDS] : mpi_max;
     }
     add_number(sync, "share_of_wall_max_rank", sync_max / wall);
     add_number(sync, "mpi_share_of_wall_max_rank", mpi_max / wall);
+    add_number(root, "trace_share_of_wall_max_rank", trace_max / wall);
     char hex[17];
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)digest);
     cJSON_AddStringToObject(root, "draws_digest", hex);
@@ -415,6 +419,7 @@ ps_status ps_run_summary(ps_run *run)
     mine[RANK_CALLS] = (double)(counters.calls - run->counters_start.calls);
     mine[RANK_BYTES] = counters.bytes - run->counters_start.bytes;
     mine[RANK_MPI_SECONDS] = counters.seconds - run->counters_start.seconds;
+    mine[RANK_TRACE] = run->t_trace;
     if (l->rank == 0)
         status = ps_alloc_array(&ranks, (size_t)l->size * N_RANK, sizeof(double), "report");
     PS_TRY(ps_comm_agree(run->comm, status));
