@@ -26,7 +26,8 @@
 #include "run/run_impl.h"
 
 static const unsigned char magic[8] = {'P', 'S', 'C', 'K', 'P', 'T', 0, 0};
-#define CKPT_VERSION 1u
+/* Version 2: chain records also hold the sums of tree depths and acceptance statistics. */
+#define CKPT_VERSION 2u
 /* Bytes before the config text: magic, version, 11 header fields, the text's length. */
 #define FIXED_SIZE (8 + 8 * 13)
 /* Byte offset of the seed: magic, version, 6 fields before it. */

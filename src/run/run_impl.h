@@ -27,6 +27,7 @@ typedef struct ps_run_slot {
     int64_t divergent; /* sampling, over kept draws */
     int64_t treedepth_hits;
     uint64_t n_steps;
+    double tree_depth_sum, accept_stat_sum; /* sampling, over kept draws */
     double energy_prev, energy_sq_diff, energy_mean, energy_m2;
     uint64_t energy_n;
     uint64_t stats_digest;

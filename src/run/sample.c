@@ -56,6 +56,8 @@ static void record_sampling_stats(ps_run_slot *slot, const ps_iter_stats *s)
     slot->divergent += s->diverging;
     slot->treedepth_hits += s->reached_max_treedepth;
     slot->n_steps += (uint64_t)s->n_steps;
+    slot->tree_depth_sum += (double)s->tree_depth;
+    slot->accept_stat_sum += s->acceptance_rate;
     /* E-BFMI (Betancourt 2016): sum of squared energy changes over the energy variance. */
     if (slot->energy_n > 0) {
         double d = s->energy - slot->energy_prev;
@@ -927,7 +929,7 @@ static ps_status input_hashes(ps_run *run, uint64_t *model_hash, uint64_t *data_
     return PS_OK;
 }
 
-enum { SLOT_U64S = 8, SLOT_F64S = 4, STATS_PER_DRAW = PS_NUTS_N_STATS };
+enum { SLOT_U64S = 8, SLOT_F64S = 6, STATS_PER_DRAW = PS_NUTS_N_STATS };
 
 /* One chain's checkpoint record: its state, its running statistics, and the draws it
  * recorded in the unfinished block. With buf NULL, only counts the bytes. */
@@ -948,7 +950,8 @@ static size_t slot_record(const ps_run *run, size_t c, unsigned char *buf, size_
                              s->block_done ? 1u : 0u};
     for (int k = 0; k < SLOT_U64S; k++)
         ps_put_u64(&w, u[k]);
-    double f[SLOT_F64S] = {s->energy_prev, s->energy_sq_diff, s->energy_mean, s->energy_m2};
+    double f[SLOT_F64S] = {s->energy_prev, s->energy_sq_diff, s->energy_mean,
+                           s->energy_m2,   s->tree_depth_sum, s->accept_stat_sum};
     ps_put_f64s(&w, f, SLOT_F64S);
     ps_put_u64(&w, s->rec);
     size_t nq = run->n_quantities, cap = run->block_capacity;
@@ -997,6 +1000,8 @@ static ps_status slot_restore(ps_run *run, size_t c, const unsigned char *buf, s
     s->energy_sq_diff = ps_get_f64(&r);
     s->energy_mean = ps_get_f64(&r);
     s->energy_m2 = ps_get_f64(&r);
+    s->tree_depth_sum = ps_get_f64(&r);
+    s->accept_stat_sum = ps_get_f64(&r);
     uint64_t rec = ps_get_u64(&r);
     size_t nq = run->n_quantities, cap = run->block_capacity;
     if (r.failed || rec > cap)
