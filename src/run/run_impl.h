@@ -60,6 +60,8 @@ typedef struct ps_run {
     MPI_Request notice_recv;
     MPI_Request *notice_sends;
     long long test_signal_at;
+    double last_poll;   /* when the master thread last polled for stop notices */
+    int64_t next_check; /* without stop_early: sampling iterations of the next check */
     int64_t progress_offset;
     ps_model *model;
     ps_layout *layout;

@@ -211,7 +211,11 @@ static bool stop_now(ps_run *run)
             notice_send(run);
         return true;
     }
-    if (run->layout->size > 1 && is_master_thread() && run->notice_recv != MPI_REQUEST_NULL) {
+    /* Poll for notices at most every few milliseconds: MPI_Test makes Open MPI yield the
+     * core when ranks outnumber cores, which would cost a cheap model most of its time. */
+    if (run->layout->size > 1 && is_master_thread() && run->notice_recv != MPI_REQUEST_NULL &&
+        ps_time_now() - run->last_poll >= 0.005) {
+        run->last_poll = ps_time_now();
         int arrived = 0;
         MPI_Test(&run->notice_recv, &arrived, MPI_STATUS_IGNORE);
         if (arrived) {
@@ -1346,10 +1350,19 @@ static ps_status sampling_block(ps_run *run, bool *stopped, bool *finished)
     PS_CHECK(ps_comm_agree(run->comm, block_finished(run, &recorded)));
     PS_CHECK(ps_monitor_append(run->monitor, recorded, run->block, run->block_capacity));
     PS_CHECK(trace_append(run, PS_TRACE_SAMPLING, recorded, false));
-    PS_CHECK(ps_monitor_check(run->monitor, &run->last_check));
-    run->have_check = true;
     int64_t done = target - run->warmup_used;
     run->sampling_done = done;
+    /* The check recomputes every diagnostic over all draws so far. With stop_early it runs
+     * at every block, since it decides when to stop; without, it only feeds the progress
+     * line, so it runs at geometrically spaced points (a run's checks then cost a few full
+     * computations, not one per block) and at the end. */
+    if (true || stop_early || done >= run->next_check || done >= limit) {
+        PS_CHECK(ps_monitor_check(run->monitor, &run->last_check));
+        run->have_check = true;
+        run->next_check =
+            done +
+            (done / 2 > cfg->convergence.check_every ? done / 2 : cfg->convergence.check_every);
+    }
     double local_div = 0, all_div = 0;
     for (size_t c = 0; c < run->n_local; c++)
         local_div += (double)run->slots[c].divergent;
@@ -1383,11 +1396,16 @@ static ps_status drive(ps_run *run, bool *stopped)
     if (run->phase == PS_PHASE_WARMUP) {
         if (cfg->sampler.warmup > 0)
             ps_run_progress_phase(run, "warmup", ps_chain_warmup_length(run->slots[0].chain));
-        while (ps_chain_in_warmup(run->slots[0].chain) ||
-               ps_chain_window_pending(run->slots[0].chain)) {
+        /* Whether warmup goes on is read only after a finished block, when every chain
+         * stands at the same iteration: after a stop, chains resume from different
+         * iterations of an unfinished block, and some may already have reached its end. */
+        while (cfg->sampler.warmup > 0) {
             PS_CHECK(warmup_block(run, stopped));
             if (*stopped)
                 return PS_OK;
+            if (!ps_chain_in_warmup(run->slots[0].chain) &&
+                !ps_chain_window_pending(run->slots[0].chain))
+                break;
             PS_CHECK(checkpoint_if_due(run));
         }
         PS_CHECK(warmup_finish(run));
