@@ -37,7 +37,9 @@ static const ps_config_key schema[] = {
     {"model", "library", PS_CFG_PATH, OFF(model.library), NULL, 0, 0, false, false, NULL,
      "Shared library exposing the BridgeStan C ABI (a Stan model compiled with BridgeStan)."},
     {"data", "file", PS_CFG_PATH, OFF(data.file), NULL, 0, 0, false, false, NULL,
-     "Data for the model in Stan's JSON data format; omit for models without data."},
+     "Data for the model: Stan's JSON data format, or for a Stan program (`model.file`) also "
+     "HDF5 (one dataset per variable; the format is recognised by the content). Omit for "
+     "models without data."},
 
     {"sampler", "algorithm", PS_CFG_ENUM, OFF(sampler.algorithm), "\"nuts\"", 0, 0, false,
      false, algorithms, "Step method: `nuts`, `hmc` (static HMC) or `metropolis` (random walk)."},
