@@ -422,4 +422,59 @@ KERN_ATTR static double KERN(glm)(int family, size_t n, size_t K, const double *
     return total;
 }
 
+/* The lanes of v that fail the check, as all-ones masks. Ordered comparisons with NaN are
+ * false, so NaN fails every check but NOT_NAN's own. */
+KERN_ATTR static inline v4i KERN(fails4)(ps_kern_check kind, v4d v)
+{
+    const v4d zero = SPLAT(0.0);
+    switch (kind) {
+    case PS_KERN_FINITE:
+        return ~((v - v) == zero);
+    case PS_KERN_NOT_NAN:
+        return ~(v == v);
+    case PS_KERN_POSITIVE:
+        return ~(v > zero);
+    case PS_KERN_POSITIVE_FINITE:
+        return ~((v > zero) & ((v - v) == zero));
+    case PS_KERN_NONNEGATIVE:
+        return ~(v >= zero);
+    default:
+        return ~((v >= zero) & (v <= SPLAT(1.0)));
+    }
+}
+
+/* One loop per kind, so that the switch is outside the loop. */
+#define ALL_PASS_LOOP(K)                                                                           \
+    for (; i + 4 <= n; i += 4)                                                                     \
+        bad |= KERN(fails4)(K, load4(x + i));                                                      \
+    break
+
+KERN_ATTR static bool KERN(all_pass)(ps_kern_check kind, size_t n, const double *x)
+{
+    v4i bad = {0, 0, 0, 0};
+    size_t i = 0;
+    switch (kind) {
+    case PS_KERN_FINITE:
+        ALL_PASS_LOOP(PS_KERN_FINITE);
+    case PS_KERN_NOT_NAN:
+        ALL_PASS_LOOP(PS_KERN_NOT_NAN);
+    case PS_KERN_POSITIVE:
+        ALL_PASS_LOOP(PS_KERN_POSITIVE);
+    case PS_KERN_POSITIVE_FINITE:
+        ALL_PASS_LOOP(PS_KERN_POSITIVE_FINITE);
+    case PS_KERN_NONNEGATIVE:
+        ALL_PASS_LOOP(PS_KERN_NONNEGATIVE);
+    default:
+        ALL_PASS_LOOP(PS_KERN_PROBABILITY);
+    }
+    if (i < n) {
+        /* The tail, padded with a value that passes every check. */
+        v4d tail = SPLAT(0.5);
+        memcpy(&tail, x + i, (n - i) * sizeof(double));
+        bad |= KERN(fails4)(kind, tail);
+    }
+    return (bad[0] | bad[1] | bad[2] | bad[3]) == 0;
+}
+#undef ALL_PASS_LOOP
+
 #undef load4
