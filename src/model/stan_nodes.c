@@ -30,6 +30,19 @@ static inline size_t at(const int *idx, size_t stride, size_t i)
 static void gfma_back(void *p)
 {
     const gfma_node *nd = p;
+    if (nd->ia && nd->ib && nd->ic == NULL && nd->sc == 1 && nd->aa && nd->ba && !nd->ca) {
+        /* a[g] + b[g] .* x with x data: the common case, without the per-element tests of
+         * the general loop (the same operations in the same order). */
+        const int *ia = nd->ia, *ib = nd->ib;
+        const double *oa = nd->oa, *cv = nd->cv;
+        double *aa = nd->aa, *ba = nd->ba;
+        for (size_t i = 0; i < nd->n; i++) {
+            double g = oa[i];
+            aa[ia[i] - 1] += g;
+            ba[ib[i] - 1] += g * cv[i];
+        }
+        return;
+    }
     for (size_t i = 0; i < nd->n; i++) {
         double g = nd->oa[i];
         size_t pb = at(nd->ib, nd->sb, i), pc = at(nd->ic, nd->sc, i);
@@ -115,8 +128,12 @@ ps_status sm_eval_gfma(const lx *e, frame *f, sval *out)
     const double *av = o[0].v.x.v, *bv = o[1].v.x.v, *cv = o[2].v.x.v;
     const int *ia = o[0].idx, *ib = o[1].idx, *ic = o[2].idx;
     size_t sa = o[0].stride, sb = o[1].stride, sc = o[2].stride;
-    for (size_t i = 0; i < n; i++)
-        r[i] = av[at(ia, sa, i)] + bv[at(ib, sb, i)] * cv[at(ic, sc, i)];
+    if (ia && ib && ic == NULL && sc == 1)
+        for (size_t i = 0; i < n; i++)
+            r[i] = av[ia[i] - 1] + bv[ib[i] - 1] * cv[i];
+    else
+        for (size_t i = 0; i < n; i++)
+            r[i] = av[at(ia, sa, i)] + bv[at(ib, sb, i)] * cv[at(ic, sc, i)];
     sshape s;
     memset(&s, 0, sizeof s);
     s.r = s.c = 1;
