@@ -1356,7 +1356,7 @@ static ps_status sampling_block(ps_run *run, bool *stopped, bool *finished)
      * at every block, since it decides when to stop; without, it only feeds the progress
      * line, so it runs at geometrically spaced points (a run's checks then cost a few full
      * computations, not one per block) and at the end. */
-    if (true || stop_early || done >= run->next_check || done >= limit) {
+    if (stop_early || done >= run->next_check || done >= limit) {
         PS_CHECK(ps_monitor_check(run->monitor, &run->last_check));
         run->have_check = true;
         run->next_check =
