@@ -331,6 +331,79 @@ static void test_settings(void)
     ps_model_destroy(&model);
 }
 
+/* A model that rejects x[0] > 0.5 or returns +inf there: a DE chain never goes there,
+ * never fails, and its log densities stay finite. */
+static void test_failing_region(void)
+{
+    const test_fault faults[2] = {FAULT_REJECT_REGION, FAULT_INF_LP_REGION};
+    for (int f = 0; f < 2; f++) {
+        ps_model *model = NULL;
+        CHECK(test_gauss_create(2, NULL, NULL, NULL, faults[f], 0.5, &model, NULL) == PS_OK,
+              "model");
+        const double states[6] = {0.4, -1.0, -1.5, 0.3, -0.2, 1.2};
+        ps_population_view view = {states, NULL, 3};
+        ps_chain *chain = de_chain(model, "demetropolisz", 50, NULL);
+        if (chain == NULL) {
+            ps_model_destroy(&model);
+            continue;
+        }
+        double init[2] = {-0.5, 0.3};
+        CHECK(ps_chain_init(chain, init) == PS_OK, "init: %s", ps_error_message());
+        ps_chain_set_population(chain, &view);
+        int in_region = 0, bad = 0;
+        for (int it = 0; it < 300; it++) {
+            ps_iter_stats st;
+            ps_status status = ps_chain_step(chain, &st);
+            CHECK(status == PS_OK, "fault %d: step %d failed: %s", f, it, ps_error_message());
+            if (status != PS_OK)
+                break;
+            in_region += ps_chain_position(chain)[0] > 0.5;
+            bad += !isfinite(st.lp);
+        }
+        CHECK(in_region == 0 && bad == 0, "fault %d: %d draws in the failing region, %d bad lp", f,
+              in_region, bad);
+        ps_error_clear();
+        ps_chain_destroy(&chain);
+        ps_model_destroy(&model);
+    }
+}
+
+/* Every allocation of creating, initialising and stepping a DE chain may fail: the error
+ * is PS_ERR_MEM and nothing leaks (checked under ASan). */
+static void test_alloc_failures(void)
+{
+    const double states[4] = {1.0, 2.0, -1.0, 0.5};
+    ps_population_view view = {states, NULL, 2};
+    for (long n = 1; n < 200; n++) {
+        ps_fault_alloc_after(n);
+        ps_model *model = NULL;
+        ps_chain *chain = NULL;
+        ps_status st = test_gauss_create(2, NULL, NULL, NULL, FAULT_NONE, 0.0, &model, NULL);
+        ps_chain_settings s;
+        ps_chain_settings_default(&s);
+        s.algorithm = "demetropolis";
+        s.warmup = 30;
+        if (st == PS_OK)
+            st = ps_chain_create(model, &s, &chain);
+        if (st == PS_OK)
+            st = ps_chain_init(chain, NULL);
+        if (st == PS_OK)
+            ps_chain_set_population(chain, &view);
+        for (int it = 0; it < 40 && st == PS_OK; it++) {
+            ps_iter_stats stats;
+            st = ps_chain_step(chain, &stats);
+        }
+        ps_fault_alloc_after(0);
+        CHECK(st == PS_OK || st == PS_ERR_MEM, "allocation failure %ld gave status %d: %s", n,
+              (int)st, ps_error_message());
+        ps_error_clear();
+        ps_chain_destroy(&chain);
+        ps_model_destroy(&model);
+        if (st == PS_OK)
+            break;
+    }
+}
+
 /* Parses a configuration; returns the error message or NULL. */
 static const char *parse(const char *text, ps_config **out)
 {
@@ -398,6 +471,8 @@ int main(void)
     test_tuning();
     test_save_restore();
     test_settings();
+    test_failing_region();
+    test_alloc_failures();
     test_config();
     TEST_EXIT();
 }
