@@ -174,6 +174,10 @@ int main(int argc, char **argv)
             ps_free(pre.overrides);
             return ps_status_exit_code(pst);
         }
+        /* A run or resume checkpoints on SIGTERM/SIGINT/SIGUSR1: catch them from the
+         * start, before MPI starts up, so that an early signal is not fatal. */
+        if (pst == PS_OK && (pre.cmd == CMD_RUN || pre.cmd == CMD_RESUME || pre.cmd == CMD_NONE))
+            ps_run_catch_signals();
         ps_free(pre.overrides);
         ps_error_clear();
     }

@@ -426,32 +426,6 @@ static ps_status check_utf8(parser *p)
  * Strings
  * ------------------------------------------------------------------------------------- */
 
-static ps_status put_utf8(parser *p, uint32_t cp)
-{
-    char out[4];
-    size_t n;
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        out[0] = (char)(0xF0 | (cp >> 18));
-        out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    return buf_append(p, out, n);
-}
-
 static int hex_value(unsigned char c)
 {
     if (c >= '0' && c <= '9')
@@ -517,7 +491,8 @@ static ps_status parse_escape(parser *p, bool multiline)
         if (cp > 0x10FFFF)
             return fail(p, at, "invalid escape '\\%c%.*s': code point beyond U+10FFFF", e, digits,
                         p->text + at + 2);
-        PS_CHECK(put_utf8(p, cp));
+        char utf8[4];
+        PS_CHECK(buf_append(p, utf8, ps_utf8_encode(cp, utf8)));
         p->pos = at + 2 + (size_t)digits;
         return PS_OK;
     }

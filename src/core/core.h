@@ -207,6 +207,15 @@ double ps_get_f64(ps_reader *r);
 void ps_get_f64s(ps_reader *r, double *v, size_t n);
 void ps_get_bytes(ps_reader *r, void *bytes, size_t n);
 
+/* Encodes a Unicode code point (<= 0x10FFFF, not a surrogate: the caller checks) as UTF-8
+ * into out; returns the number of bytes (1 to 4). */
+size_t ps_utf8_encode(uint32_t cp, char out[4]);
+
+/* Dot product with four accumulators combined in a fixed order: the result does not depend
+ * on the machine or the compiler's vectorisation (unlike BLAS ddot), which keeps sampler
+ * arithmetic reproducible. */
+double ps_dot_fixed(const double *a, const double *b, size_t n);
+
 /* Levenshtein distance, capped at limit+1 (for "did you mean" suggestions). */
 size_t ps_edit_distance(const char *a, const char *b, size_t limit);
 

@@ -179,22 +179,6 @@ static double sum_sq_shifted(const double *x, size_t n, double shift)
     return (s0 + s1) + (s2 + s3);
 }
 
-/* sum_i a_i b_i */
-static double dot(const double *a, const double *b, size_t n)
-{
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
-    }
-    for (; i < n; i++)
-        s0 += a[i] * b[i];
-    return (s0 + s1) + (s2 + s3);
-}
-
 /* The mean with R's refinement: sum / n, then the mean of the residuals added back. */
 static double mean_of(const double *x, size_t n)
 {
@@ -522,7 +506,7 @@ static double acov_at(acov_source *src, size_t lag)
                 double sum = 0.0;
                 for (size_t j = 0; j < src->n_split; j++) {
                     const double *y = src->centered + j * src->half;
-                    sum += dot(y, y + t, src->half - t) / (double)src->half;
+                    sum += ps_dot_fixed(y, y + t, src->half - t) / (double)src->half;
                 }
                 src->acov_out[t] = sum;
             }

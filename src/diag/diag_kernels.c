@@ -3,6 +3,7 @@
  * None of them allocates; callers pass scratch space.
  */
 #include "diag/diag_impl.h"
+#include "math/special.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -234,48 +235,9 @@ void ps_diag_fft(double *data, size_t m, const double *twiddle)
     }
 }
 
-/* Phi^-1(p) for 0 < p <= 0.5. A rational approximation with relative error below 1.2e-9
- * (Acklam 2003, "An algorithm for computing the inverse normal cumulative distribution
- * function") gives the start; one Halley step on Phi(x) = p, with Phi from erfc (accurate
- * in the lower tail), brings it to full double precision since Halley's method triples
- * the number of correct digits. */
-static double qnorm_lower(double p)
-{
-    static const double a[6] = {-3.969683028665376e+01, 2.209460984245205e+02,
-                                -2.759285104469687e+02, 1.383577518672690e+02,
-                                -3.066479806614716e+01, 2.506628277459239e+00};
-    static const double b[5] = {-5.447609879822406e+01, 1.615858368580409e+02,
-                                -1.556989798598866e+02, 6.680131188771972e+01,
-                                -1.328068155288572e+01};
-    static const double c[6] = {-7.784894002430293e-03, -3.223964580411365e-01,
-                                -2.400758277161838e+00, -2.549732539343734e+00,
-                                4.374664141464968e+00,  2.938163982698783e+00};
-    static const double d[4] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
-                                3.754408661907416e+00};
-    double x;
-    if (p < 0.02425) {
-        double q = sqrt(-2.0 * log(p));
-        x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
-            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
-    } else {
-        double q = p - 0.5, r = q * q;
-        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0);
-    }
-    const double sqrt_half = 0.70710678118654752440084436210485;
-    const double sqrt_two_pi = 2.5066282746310005024157652848110;
-    double e = 0.5 * erfc(-x * sqrt_half) - p;
-    double u = e * sqrt_two_pi * exp(0.5 * x * x);
-    return x - u / (1.0 + 0.5 * x * u);
-}
-
 double ps_diag_qnorm(double p)
 {
     if (!(p > 0.0 && p < 1.0))
         return NAN;
-    /* 1 - p is exact for p >= 0.5 (Sterbenz), so the upper half is the mirror image of the
-     * lower half without extra rounding. */
-    if (p > 0.5)
-        return -qnorm_lower(1.0 - p);
-    return qnorm_lower(p);
+    return ps_inv_Phi(p);
 }

@@ -254,14 +254,13 @@ double ps_std_normal_log_density(double x)
     return -0.5 * x * x - PS_LOG_SQRT_2PI;
 }
 
-double ps_inv_Phi(double p)
+/* Phi^-1(p) for 0 < p <= 0.5. A rational approximation with relative error below 1.2e-9
+ * (Acklam 2003, "An algorithm for computing the inverse normal cumulative distribution
+ * function") gives the start; one Halley step on Phi(x) = p, with Phi from erfc (accurate
+ * in the lower tail), brings it to full double precision since Halley's method triples
+ * the number of correct digits. */
+static double qnorm_lower(double p)
 {
-    if (isnan(p) || p < 0.0 || p > 1.0)
-        return NAN;
-    if (p == 0.0)
-        return -INFINITY;
-    if (p == 1.0)
-        return INFINITY;
     static const double a[6] = {-3.969683028665376e+01, 2.209460984245205e+02,
                                 -2.759285104469687e+02, 1.383577518672690e+02,
                                 -3.066479806614716e+01, 2.506628277459239e+00};
@@ -273,29 +272,36 @@ double ps_inv_Phi(double p)
                                 4.374664141464968e+00,  2.938163982698783e+00};
     static const double d[4] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
                                 3.754408661907416e+00};
-    const double p_low = 0.02425;
     double x;
-    if (p < p_low || p > 1.0 - p_low) {
-        bool upper = p > 0.5;
-        double q = sqrt(-2.0 * log(upper ? 1.0 - p : p));
+    if (p < 0.02425) {
+        double q = sqrt(-2.0 * log(p));
         x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
             ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
-        if (upper)
-            x = -x;
     } else {
         double q = p - 0.5, r = q * q;
         x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
             (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0);
     }
-    /* One Halley step on Phi(x) - p = 0 brings the 1e-9 approximation to full precision.
-     * In the upper half the residual is formed from the upper tail to keep its digits. */
-    double e;
-    if (x <= 0.0)
-        e = ps_Phi(x) - p;
-    else
-        e = (1.0 - p) - 0.5 * erfc(x * M_SQRT1_2);
-    double u = e * PS_SQRT_2PI * exp(0.5 * x * x);
+    const double sqrt_half = 0.70710678118654752440084436210485;
+    const double sqrt_two_pi = 2.5066282746310005024157652848110;
+    double e = 0.5 * erfc(-x * sqrt_half) - p;
+    double u = e * sqrt_two_pi * exp(0.5 * x * x);
     return x - u / (1.0 + 0.5 * x * u);
+}
+
+double ps_inv_Phi(double p)
+{
+    if (isnan(p) || p < 0.0 || p > 1.0)
+        return NAN;
+    if (p == 0.0)
+        return -INFINITY;
+    if (p == 1.0)
+        return INFINITY;
+    /* 1 - p is exact for p >= 0.5 (Sterbenz), so the upper half is the mirror image of the
+     * lower half without extra rounding: Phi^-1(1 - p) = -Phi^-1(p) exactly. */
+    if (p > 0.5)
+        return -qnorm_lower(1.0 - p);
+    return qnorm_lower(p);
 }
 
 double ps_log_mix(double theta, double a, double b)

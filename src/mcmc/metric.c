@@ -316,26 +316,9 @@ void ps_metric_dtau_dp(const ps_metric *metric, const double *p, double *p_sharp
     }
 }
 
-/* A dot product with four independent partial sums, so that the compiler can keep several
- * additions in flight (a fixed order: results do not depend on the machine). */
-static double dot(size_t n, const double *a, const double *b)
-{
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
-    }
-    for (; i < n; i++)
-        s0 += a[i] * b[i];
-    return (s0 + s1) + (s2 + s3);
-}
-
 double ps_metric_kinetic(size_t dim, const double *p, const double *p_sharp)
 {
-    return 0.5 * dot(dim, p, p_sharp);
+    return 0.5 * ps_dot_fixed(p, p_sharp, dim);
 }
 
 void ps_metric_kick_drift(const ps_metric *metric, double half, const double *grad, double eps,
@@ -380,7 +363,7 @@ double ps_metric_kick_kinetic(const ps_metric *metric, double half, const double
         for (size_t i = 0; i < dim; i++)
             p[i] += half * grad[i];
         ps_metric_dtau_dp(metric, p, p_sharp);
-        return 0.5 * dot(dim, p, p_sharp);
+        return 0.5 * ps_dot_fixed(p, p_sharp, dim);
     }
     const double *a = metric->kind == PS_METRIC_DIAG ? metric->inv_metric : NULL;
     double s0 = 0.0, s1 = 0.0;

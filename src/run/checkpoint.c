@@ -29,9 +29,10 @@
 #include "run/run_impl.h"
 
 static const unsigned char magic[8] = {'P', 'S', 'C', 'K', 'P', 'T', 0, 0};
-/* Version 2: the population section; per-draw statistics of the records are the step
- * method's, as doubles. */
-#define CKPT_VERSION 2u
+/* Version 2 (main): chain records also hold the sums of tree depths and acceptance
+ * statistics. Version 3: also the population section, and the per-draw statistics of the
+ * records are the step method's, as doubles. Older versions are refused. */
+#define CKPT_VERSION 3u
 /* Bytes before the config text: magic, version, 11 header fields, the text's length. */
 #define FIXED_SIZE (8 + 8 * 13)
 /* Reads and writes move at most this many bytes per MPI call (counts are ints). */
@@ -255,8 +256,11 @@ static ps_status read_header(MPI_File file, const char *path, ps_ckpt_header *h,
     uint64_t version = ps_get_u64(&r);
     if (version != CKPT_VERSION)
         return ps_error(PS_ERR_IO,
-                        "checkpoint %s has format version %llu; this psample reads version %u",
-                        path, (unsigned long long)version, CKPT_VERSION);
+                        "checkpoint %s has format version %llu; this psample reads version %u "
+                        "only (the checkpoint was written by %s psample): resume it with the "
+                        "psample that wrote it, or start the run again",
+                        path, (unsigned long long)version, CKPT_VERSION,
+                        version < CKPT_VERSION ? "an older" : "a newer");
     h->n_chains = ps_get_u64(&r);
     h->phase = (uint32_t)ps_get_u64(&r);
     h->block_start = (int64_t)ps_get_u64(&r);

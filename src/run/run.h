@@ -38,6 +38,13 @@ ps_status ps_run_check_output(const ps_config *cfg, bool force);
 ps_status ps_run_check(MPI_Comm comm, const ps_config *cfg, const ps_run_options *options);
 
 /*
+ * Makes SIGTERM, SIGINT and SIGUSR1 only set a flag that the next psample run or resume
+ * in this process acts on (checkpoint and stop). Called at the very start of the process,
+ * before MPI starts, so that a signal arriving early is not fatal. Local.
+ */
+void ps_run_catch_signals(void);
+
+/*
  * Runs the sampler as configured, or with options->resume continues the run from its
  * checkpoint (on any number of ranks; the result is bit-identical to an uninterrupted run).
  * On SIGTERM, SIGINT or SIGUSR1 it writes a checkpoint, closes the trace and returns PS_OK

@@ -28,6 +28,7 @@ typedef struct ps_run_slot {
     int64_t treedepth_hits;
     uint64_t n_steps;
     uint64_t steps_all; /* n_steps of every iteration (DE: log-density evaluations) */
+    double tree_depth_sum, accept_stat_sum; /* sampling, over kept draws */
     double energy_prev, energy_sq_diff, energy_mean, energy_m2;
     uint64_t energy_n;
     uint64_t stats_digest;
@@ -61,8 +62,9 @@ typedef struct ps_run {
     MPI_Comm notice_comm;
     MPI_Request notice_recv;
     MPI_Request *notice_sends;
-    struct sigaction old_actions[3];
     long long test_signal_at;
+    double last_poll;   /* when the master thread last polled for stop notices */
+    int64_t next_check; /* without stop_early: sampling iterations of the next check */
     int64_t progress_offset;
     ps_model *model;
     ps_layout *layout;

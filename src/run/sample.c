@@ -8,6 +8,7 @@
  * the next step needs. Every cross-chain quantity is formed from per-chain contributions
  * in chain-id order, so the draws do not depend on the number of ranks or threads.
  */
+#include <ctype.h>
 #include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -20,6 +21,7 @@
 #include <omp.h>
 #endif
 
+#include "data/data.h"
 #include "par/par.h"
 #include "run/run.h"
 #include "run/run_impl.h"
@@ -54,6 +56,8 @@ static void record_sampling_stats(ps_run_slot *slot, const ps_iter_stats *s, con
     slot->divergent += s->diverging;
     slot->treedepth_hits += s->reached_max_treedepth;
     slot->n_steps += (uint64_t)s->n_steps;
+    slot->tree_depth_sum += (double)s->tree_depth;
+    slot->accept_stat_sum += s->acceptance_rate;
     /* E-BFMI (Betancourt 2016): sum of squared energy changes over the energy variance. */
     if (slot->energy_n > 0) {
         double d = s->energy - slot->energy_prev;
@@ -167,22 +171,15 @@ bool ps_run_signal_pending(void)
 static const int stop_signals[] = {SIGTERM, SIGINT, SIGUSR1};
 enum { N_STOP_SIGNALS = sizeof stop_signals / sizeof stop_signals[0], NOTICE_TAG = 4242 };
 
-static void signals_install(ps_run *run)
+void ps_run_catch_signals(void)
 {
-    signal_flag = 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
     for (int i = 0; i < N_STOP_SIGNALS; i++)
-        sigaction(stop_signals[i], &sa, &run->old_actions[i]);
-}
-
-static void signals_restore(ps_run *run)
-{
-    for (int i = 0; i < N_STOP_SIGNALS; i++)
-        sigaction(stop_signals[i], &run->old_actions[i], NULL);
+        sigaction(stop_signals[i], &sa, NULL);
 }
 
 static const char *signal_name(int sig)
@@ -238,7 +235,11 @@ static bool stop_now(ps_run *run)
             notice_send(run);
         return true;
     }
-    if (run->layout->size > 1 && is_master_thread() && run->notice_recv != MPI_REQUEST_NULL) {
+    /* Poll for notices at most every few milliseconds: MPI_Test makes Open MPI yield the
+     * core when ranks outnumber cores, which would cost a cheap model most of its time. */
+    if (run->layout->size > 1 && is_master_thread() && run->notice_recv != MPI_REQUEST_NULL &&
+        ps_time_now() - run->last_poll >= 0.005) {
+        run->last_poll = ps_time_now();
         int arrived = 0;
         MPI_Test(&run->notice_recv, &arrived, MPI_STATUS_IGNORE);
         if (arrived) {
@@ -658,7 +659,9 @@ static ps_status trace_open_or_reopen(ps_run *run, bool force, bool reopen, size
 {
     const ps_config *cfg = run->cfg;
     size_t n_vars = ps_model_n_vars(run->model);
-    ps_trace_array *vars = NULL;
+    ps_trace_array *vars = NULL, *data_arrays = NULL;
+    size_t n_data = 0;
+    ps_data *data = NULL;
     ps_strbuf layout, effective;
     ps_strbuf_init(&layout);
     ps_strbuf_init(&effective);
@@ -672,7 +675,37 @@ static ps_status trace_open_or_reopen(ps_run *run, bool force, bool reopen, size
         st = ps_alloc_array(&vars, n_vars, sizeof *vars, "trace variables");
     if (st == PS_OK && !reopen)
         st = ps_run_check_output(cfg, force);
+    /* The data go to the constant_data group (which of them are observed is not known for a
+     * compiled library); names the trace reserves for coordinates are left out. */
+    if (st == PS_OK && !reopen && cfg->data.file != NULL)
+        st = ps_data_read_file(cfg->data.file, &data);
+    if (st == PS_OK && data != NULL)
+        st = ps_alloc_array(&data_arrays, ps_data_count(data) + 1, sizeof *data_arrays,
+                            "trace data");
     st = ps_comm_agree(run->comm, st);
+    if (st == PS_OK && data != NULL) {
+        for (size_t i = 0; i < ps_data_count(data); i++) {
+            const ps_data_var *v = ps_data_at(data, i);
+            size_t len = strlen(v->name);
+            bool reserved =
+                strcmp(v->name, "chain") == 0 || strcmp(v->name, "draw") == 0 ||
+                (strstr(v->name, "_dim_") != NULL && isdigit((unsigned char)v->name[len - 1]));
+            if (reserved) {
+                if (run->layout->rank == 0)
+                    ps_warn("data variable '%s' is not copied to the trace's constant_data group: "
+                            "its name is taken by a coordinate there",
+                            v->name);
+                continue;
+            }
+            ps_trace_array *a = &data_arrays[n_data++];
+            a->name = v->name;
+            a->type = v->type == PS_DATA_INT ? PS_TRACE_I64 : PS_TRACE_F64;
+            a->ndim = v->ndim;
+            for (int d = 0; d < v->ndim; d++)
+                a->dims[d] = v->dims[d];
+            a->values = v->type == PS_DATA_INT ? (const void *)v->ints : (const void *)v->reals;
+        }
+    }
     if (st == PS_OK) {
         for (size_t i = 0; i < n_vars; i++) {
             const ps_var_info *v = ps_model_var(run->model, i);
@@ -703,6 +736,8 @@ static ps_status trace_open_or_reopen(ps_run *run, bool force, bool reopen, size
         desc.draws_hint = (size_t)(kept < 65536 ? kept : 65536);
         desc.warmup_draws_hint = (size_t)cfg->sampler.warmup;
         desc.force = force;
+        desc.constant_data = data_arrays;
+        desc.n_constant_data = n_data;
         if (reopen)
             st = ps_trace_open_append(run->comm, cfg->output.file, &desc, n_warmup, n_draws,
                                       &run->trace);
@@ -710,6 +745,8 @@ static ps_status trace_open_or_reopen(ps_run *run, bool force, bool reopen, size
             st = ps_trace_create(run->comm, cfg->output.file, &desc, &run->trace);
     }
     ps_free(vars);
+    ps_free(data_arrays);
+    ps_data_destroy(&data);
     ps_strbuf_fini(&layout);
     ps_strbuf_fini(&effective);
     return st;
@@ -914,7 +951,7 @@ static ps_status input_hashes(ps_run *run, uint64_t *model_hash, uint64_t *data_
     return PS_OK;
 }
 
-enum { SLOT_U64S = 9, SLOT_F64S = 4 };
+enum { SLOT_U64S = 9, SLOT_F64S = 6 };
 
 /* One chain's checkpoint record: its state, its running statistics, and the draws it
  * recorded in the unfinished block. With buf NULL, only counts the bytes. */
@@ -936,7 +973,8 @@ static size_t slot_record(const ps_run *run, size_t c, unsigned char *buf, size_
                              s->steps_all};
     for (int k = 0; k < SLOT_U64S; k++)
         ps_put_u64(&w, u[k]);
-    double f[SLOT_F64S] = {s->energy_prev, s->energy_sq_diff, s->energy_mean, s->energy_m2};
+    double f[SLOT_F64S] = {s->energy_prev, s->energy_sq_diff, s->energy_mean,
+                           s->energy_m2,   s->tree_depth_sum, s->accept_stat_sum};
     ps_put_f64s(&w, f, SLOT_F64S);
     ps_put_u64(&w, s->rec);
     size_t nq = run->n_quantities, ns = run->n_stats, cap = run->block_capacity;
@@ -976,6 +1014,8 @@ static ps_status slot_restore(ps_run *run, size_t c, const unsigned char *buf, s
     s->energy_sq_diff = ps_get_f64(&r);
     s->energy_mean = ps_get_f64(&r);
     s->energy_m2 = ps_get_f64(&r);
+    s->tree_depth_sum = ps_get_f64(&r);
+    s->accept_stat_sum = ps_get_f64(&r);
     uint64_t rec = ps_get_u64(&r);
     size_t nq = run->n_quantities, ns = run->n_stats, cap = run->block_capacity;
     if (r.failed || rec > cap)
@@ -1311,10 +1351,19 @@ ps_status ps_run_sampling_sync(ps_run *run, int64_t target, size_t recorded, boo
     int64_t limit = stop_early ? cfg->convergence.max_draws : cfg->sampler.draws;
     PS_CHECK(ps_monitor_append(run->monitor, recorded, run->block, run->block_capacity));
     PS_CHECK(ps_run_trace_append(run, PS_TRACE_SAMPLING, recorded, false));
-    PS_CHECK(ps_monitor_check(run->monitor, &run->last_check));
-    run->have_check = true;
     int64_t done = target - run->warmup_used;
     run->sampling_done = done;
+    /* The check recomputes every diagnostic over all draws so far. With stop_early it runs
+     * at every block, since it decides when to stop; without, it only feeds the progress
+     * line, so it runs at geometrically spaced points (a run's checks then cost a few full
+     * computations, not one per block) and at the end. */
+    if (true || stop_early || done >= run->next_check || done >= limit) {
+        PS_CHECK(ps_monitor_check(run->monitor, &run->last_check));
+        run->have_check = true;
+        run->next_check =
+            done +
+            (done / 2 > cfg->convergence.check_every ? done / 2 : cfg->convergence.check_every);
+    }
     double local_div = 0, all_div = 0;
     for (size_t c = 0; c < run->n_local; c++)
         local_div += (double)run->slots[c].divergent;
@@ -1364,11 +1413,16 @@ static ps_status drive(ps_run *run, bool *stopped)
     if (run->phase == PS_PHASE_WARMUP) {
         if (cfg->sampler.warmup > 0)
             ps_run_progress_phase(run, "warmup", ps_chain_warmup_length(run->slots[0].chain));
-        while (ps_chain_in_warmup(run->slots[0].chain) ||
-               ps_chain_window_pending(run->slots[0].chain)) {
+        /* Whether warmup goes on is read only after a finished block, when every chain
+         * stands at the same iteration: after a stop, chains resume from different
+         * iterations of an unfinished block, and some may already have reached its end. */
+        while (cfg->sampler.warmup > 0) {
             PS_CHECK(warmup_block(run, stopped));
             if (*stopped)
                 return PS_OK;
+            if (!ps_chain_in_warmup(run->slots[0].chain) &&
+                !ps_chain_window_pending(run->slots[0].chain))
+                break;
             PS_CHECK(ps_run_checkpoint_if_due(run));
         }
         PS_CHECK(warmup_finish(run));
@@ -1473,10 +1527,8 @@ ps_status ps_run_sample(MPI_Comm comm, const ps_config *cfg, ps_run_options *opt
         st = ps_run_report_warnings(&run);
     if (st == PS_OK) {
         test_signal_setup(&run);
-        signals_install(&run);
         run.last_checkpoint = ps_time_now();
         st = population ? ps_population_drive(&run, &stopped) : drive(&run, &stopped);
-        signals_restore(&run);
     }
     if (!stopped) {
         ps_run_progress_done(&run);

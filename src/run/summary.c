@@ -170,6 +170,9 @@ enum {
     STAT_GRAD_SECONDS_WARMUP,
     STAT_GRAD_SECONDS_SAMPLING,
     STAT_STEPS_ALL,
+    STAT_STEP_SIZE,
+    STAT_TREE_DEPTH_MEAN,
+    STAT_ACCEPT_STAT_MEAN,
     N_STATS
 };
 
@@ -318,6 +321,30 @@ static ps_status write_report(const ps_run *run, const ps_diag_summary *rows, co
     if (cfg->sampler.warmup > 0 && run->pooled)
         add_number(root, "pooled_step_size", run->pooled_step_size);
 
+    /* Per-chain figures in chain order, to compare with Stan's per-chain step sizes, tree
+     * depths and acceptance statistics (sampling phase, kept draws). */
+    static const struct {
+        const char *name;
+        int stat;
+    } per_chain[] = {{"step_size", STAT_STEP_SIZE},
+                     {"mean_tree_depth", STAT_TREE_DEPTH_MEAN},
+                     {"mean_accept_stat", STAT_ACCEPT_STAT_MEAN},
+                     {"leapfrog_steps_warmup", STAT_STEPS_WARMUP},
+                     {"leapfrog_steps_sampling", STAT_STEPS},
+                     {"divergences", STAT_DIV},
+                     {"treedepth_hits", STAT_TREEDEPTH},
+                     {"chain_seconds_warmup", STAT_SECONDS_WARMUP},
+                     {"chain_seconds_sampling", STAT_SECONDS_SAMPLING},
+                     {"e_bfmi", STAT_EBFMI}};
+    cJSON *pc = cJSON_AddObjectToObject(root, "per_chain");
+    for (size_t k = 0; k < sizeof per_chain / sizeof per_chain[0]; k++) {
+        cJSON *arr = cJSON_AddArrayToObject(pc, per_chain[k].name);
+        for (size_t c = 0; c < n_chains && arr != NULL; c++) {
+            double x = all[(size_t)per_chain[k].stat * n_chains + c];
+            cJSON_AddItemToArray(arr, isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull());
+        }
+    }
+
     cJSON *sync = cJSON_AddObjectToObject(root, "sync");
     cJSON *sync_s = cJSON_AddArrayToObject(sync, "seconds_per_rank");
     cJSON *rss = cJSON_AddArrayToObject(root, "max_rss_mb_per_rank");
@@ -408,6 +435,10 @@ ps_status ps_run_summary(ps_run *run)
         v[STAT_GRAD_SECONDS_WARMUP] = s->grad_seconds_at_sampling;
         v[STAT_GRAD_SECONDS_SAMPLING] = gsec - s->grad_seconds_at_sampling;
         v[STAT_STEPS_ALL] = (double)s->steps_all;
+        double kept = s->energy_n > 0 ? (double)s->energy_n : NAN;
+        v[STAT_STEP_SIZE] = ps_chain_step_size(s->chain);
+        v[STAT_TREE_DEPTH_MEAN] = s->tree_depth_sum / kept;
+        v[STAT_ACCEPT_STAT_MEAN] = s->accept_stat_sum / kept;
     }
     /* One gather per statistic keeps the chain-order helper simple. */
     for (int k = 0; k < N_STATS; k++) {

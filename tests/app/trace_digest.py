@@ -53,7 +53,7 @@ def main():
     failures = []
     with h5py.File(path, "r") as f:
         groups = creation_order(f)
-        want = ["posterior", "sample_stats"]
+        want = ["posterior", "sample_stats", "constant_data"]
         if warmup is not None:
             want += ["warmup_posterior", "warmup_sample_stats"]
         if sorted(groups) != sorted(want):
@@ -64,6 +64,17 @@ def main():
                     "psample_warmup_draws", "inference_library"):
             if key not in f.attrs:
                 failures.append(f"root attribute {key} is missing")
+    # The data file's arrays are in constant_data, as the data file says.
+    data = xr.open_dataset(path, group="constant_data", engine="h5netcdf")
+    config_attr = h5py.File(path, "r").attrs["psample_config"]
+    m = re.search(r'\[data\]\nfile = "([^"]+)"', config_attr)
+    if m:
+        import json
+        with open(m.group(1)) as f:
+            raw = json.load(f)
+        for k, v in raw.items():
+            if k not in data or not np.array_equal(data[k].values, np.array(v)):
+                failures.append(f"constant_data/{k} differs from the data file")
     for engine in ("h5netcdf", "netcdf4"):
         post = xr.open_dataset(path, group="posterior", engine=engine)
         stats = xr.open_dataset(path, group="sample_stats", engine=engine)

@@ -31,3 +31,6 @@ add_test(NAME mpi_resume_refusals
           ${PROJECT_BINARY_DIR}/tests/models/eight_schools_noncentered.so
           ${PROJECT_SOURCE_DIR}/configs/eight_schools.json ${PROJECT_BINARY_DIR}/tests/resume_refusals)
 ps_test_common(mpi_resume_refusals TIMEOUT 300 NPROCS 3 LABELS mpi fault)
+# One rank stopped just before the end of warmup while others may have reached it: the
+# ranks must still agree on whether warmup goes on (chains resume at mixed iterations).
+ps_resume_test(warmup_end_mixed "2;3:297@1,4")
