@@ -72,3 +72,19 @@ add_test(NAME app_demc_few_chains_warning
           --set sampler.warmup=50
           --set output.file=${PROJECT_BINARY_DIR}/tests/app_demc_warning.h5)
 ps_test_common(app_demc_few_chains_warning TIMEOUT 120 NPROCS 2 LABELS mpi app)
+
+# DEMetropolisZ's archive in the checkpoint: rows added every exchange_every iterations in
+# chain order, the first 90% dropped at the end of warmup, each row bit-identical to the
+# reference run's draw of that chain at that iteration. Stops in sampling on 4 ranks (one
+# rank signalled), exactly at an exchange on 2 ranks, and in warmup (before the drop).
+function(ps_demc_archive_test name ref_ranks ranks signal_at)
+  add_test(NAME mpi_demc_archive_${name}
+    COMMAND ${PSAMPLE_PYTHON} ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/demc_archive.py
+            $<TARGET_FILE:psample_cli> ${MPIEXEC_EXECUTABLE}
+            ${PROJECT_BINARY_DIR}/tests/models/std_normal.so
+            ${PROJECT_BINARY_DIR}/tests/demc_archive_${name} ${ref_ranks} ${ranks} ${signal_at})
+  ps_test_common(mpi_demc_archive_${name} TIMEOUT 300 NPROCS ${ranks} LABELS mpi)
+endfunction()
+ps_demc_archive_test(sampling_np4 1 4 451@1)
+ps_demc_archive_test(at_exchange_np2 2 2 455)
+ps_demc_archive_test(warmup_np3 1 3 250@2)
