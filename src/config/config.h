@@ -45,6 +45,11 @@ typedef struct ps_config {
         double init_radius;
         double int_time;
         int64_t tune_interval;
+        double de_lambda;
+        double de_scaling;
+        char *de_tune;
+        int64_t de_exchange_every;
+        double de_snooker;
     } sampler;
     struct {
         bool engaged;

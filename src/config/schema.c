@@ -27,7 +27,9 @@ struct ps_config_site {
 typedef struct ps_config_site key_site;
 #define BIG 1e18
 
-static const char *const algorithms[] = {"nuts", "hmc", "metropolis", NULL};
+static const char *const algorithms[] = {"nuts",         "hmc",           "metropolis",
+                                         "demetropolis", "demetropolisz", NULL};
+static const char *const de_tunes[] = {"scaling", "lambda", "none", NULL};
 static const char *const metrics[] = {"unit", "diag", "dense", NULL};
 
 /* clang-format off */
@@ -42,7 +44,9 @@ static const ps_config_key schema[] = {
      "models without data."},
 
     {"sampler", "algorithm", PS_CFG_ENUM, OFF(sampler.algorithm), "\"nuts\"", 0, 0, false,
-     false, algorithms, "Step method: `nuts`, `hmc` (static HMC) or `metropolis` (random walk)."},
+     false, algorithms, "Step method: `nuts`, `hmc` (static HMC), `metropolis` (random walk), "
+     "`demetropolis` or `demetropolisz` (differential evolution over all chains; no gradient "
+     "needed)."},
     {"sampler", "chains", PS_CFG_INT, OFF(sampler.chains), "4", 1, INT_MAX, false, false,
      NULL, "Total number of chains, spread over the MPI ranks."},
     {"sampler", "warmup", PS_CFG_INT, OFF(sampler.warmup), "1000", 0, 1e9, false, false, NULL,
@@ -69,7 +73,21 @@ static const ps_config_key schema[] = {
     {"sampler", "int_time", PS_CFG_FLOAT, OFF(sampler.int_time), "6.283185307179586", 0, BIG,
      true, false, NULL, "Integration time of static HMC (steps = int_time / step_size)."},
     {"sampler", "tune_interval", PS_CFG_INT, OFF(sampler.tune_interval), "100", 1, 1e9, false,
-     false, NULL, "Metropolis: warmup iterations between updates of the proposal scale."},
+     false, NULL, "Metropolis and DE: warmup iterations between updates of the proposal scale."},
+    {"sampler", "de_lambda", PS_CFG_FLOAT, OFF(sampler.de_lambda), "0.0", 0, BIG, false, false,
+     NULL, "DE: factor lambda of the difference of two states; 0 means 2.38 / sqrt(2 d), d the "
+     "number of unconstrained parameters."},
+    {"sampler", "de_scaling", PS_CFG_FLOAT, OFF(sampler.de_scaling), "0.001", 0, BIG, true,
+     false, NULL, "DE: initial standard deviation of the noise added to each proposal."},
+    {"sampler", "de_tune", PS_CFG_ENUM, OFF(sampler.de_tune), "\"scaling\"", 0, 0, false, false,
+     de_tunes, "DE: what warmup tunes every `tune_interval` iterations by the acceptance rate: "
+     "`scaling`, `lambda` or `none`."},
+    {"sampler", "de_exchange_every", PS_CFG_INT, OFF(sampler.de_exchange_every), "10", 1, 1e9,
+     false, false, NULL, "DEMetropolisZ: iterations between appends of every chain's state to "
+     "the archive (one exchange between the ranks each time)."},
+    {"sampler", "de_snooker", PS_CFG_FLOAT, OFF(sampler.de_snooker), "0.0", 0, 1, false, false,
+     NULL, "DEMetropolisZ: probability of a snooker update instead of a parallel-direction one "
+     "(ter Braak and Vrugt use 0.1)."},
 
     {"adaptation", "engaged", PS_CFG_BOOL, OFF(adaptation.engaged), "true", 0, 0, false,
      false, NULL, "Adapt step size and metric during warmup."},
@@ -610,6 +628,26 @@ static ps_status check_combination(ps_config *cfg)
         return fail_key(cfg, "sampler", "metric",
                         "'sampler.metric' = \"dense\" is not supported by the metropolis "
                         "algorithm (use \"unit\" or \"diag\")");
+    bool de = strcmp(cfg->sampler.algorithm, "demetropolis") == 0;
+    bool dez = strcmp(cfg->sampler.algorithm, "demetropolisz") == 0;
+    if (de && cfg->sampler.chains < 3)
+        return fail_key(cfg, "sampler", "chains",
+                        "'sampler.algorithm' = \"demetropolis\" needs at least 3 chains (each "
+                        "proposal uses the difference of two other chains' states), found %lld; "
+                        "use at least 2 x the number of parameters, or \"demetropolisz\", which "
+                        "works with few chains",
+                        (long long)cfg->sampler.chains);
+    if (!dez && cfg->sampler.de_snooker > 0)
+        return fail_key(cfg, "sampler", "de_snooker",
+                        "'sampler.de_snooker' applies to the \"demetropolisz\" algorithm only "
+                        "(the algorithm is \"%s\")",
+                        cfg->sampler.algorithm);
+    if ((de || dez) && cfg->adaptation.adaptive_warmup)
+        return fail_key(cfg, "adaptation", "adaptive_warmup",
+                        "'adaptation.adaptive_warmup' is not available for the population "
+                        "algorithm \"%s\" (it ends warmup at metric adaptation windows, which "
+                        "differential evolution does not have)",
+                        cfg->sampler.algorithm);
     if (cfg->adaptation.adaptive_warmup && cfg->adaptation.min_warmup > cfg->sampler.warmup)
         return fail_key(cfg, "adaptation", "min_warmup",
                         "'adaptation.min_warmup' (%lld) exceeds 'sampler.warmup' (%lld), the "

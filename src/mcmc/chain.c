@@ -16,12 +16,13 @@
 
 /* The registry of step methods, in the order their names are listed. */
 static const ps_step_method *const step_methods[] = {&ps_step_nuts, &ps_step_hmc,
-                                                     &ps_step_metropolis};
+                                                     &ps_step_metropolis, &ps_step_demetropolis,
+                                                     &ps_step_demetropolisz};
 #define N_STEP_METHODS (sizeof step_methods / sizeof step_methods[0])
 
 const char *ps_step_method_names(void)
 {
-    return "nuts, hmc, metropolis";
+    return "nuts, hmc, metropolis, demetropolis, demetropolisz";
 }
 
 static const ps_step_method *find_method(const char *name)
@@ -30,6 +31,73 @@ static const ps_step_method *find_method(const char *name)
         if (name != NULL && strcmp(step_methods[i]->name, name) == 0)
             return step_methods[i];
     return NULL;
+}
+
+/* The statistics of the Hamiltonian methods (and Metropolis), with the names and order of
+ * Stan's and ArviZ's sample_stats. */
+static const ps_stat_info hamiltonian_stats[] = {
+    {"lp", PS_STAT_REAL},        {"acceptance_rate", PS_STAT_REAL}, {"step_size", PS_STAT_REAL},
+    {"tree_depth", PS_STAT_INT}, {"n_steps", PS_STAT_INT},          {"diverging", PS_STAT_BOOL},
+    {"energy", PS_STAT_REAL},    {"energy_error", PS_STAT_REAL}};
+
+static void hamiltonian_stat_values(const ps_iter_stats *s, double *v)
+{
+    v[0] = s->lp;
+    v[1] = s->acceptance_rate;
+    v[2] = s->step_size;
+    v[3] = (double)s->tree_depth;
+    v[4] = (double)s->n_steps;
+    v[5] = s->diverging ? 1.0 : 0.0;
+    v[6] = s->energy;
+    v[7] = s->energy_error;
+}
+
+const ps_stat_info *ps_step_method_stats(const char *algorithm, size_t *n)
+{
+    const ps_step_method *m = find_method(algorithm);
+    *n = 0;
+    if (m == NULL)
+        return NULL;
+    if (m->stats == NULL) {
+        *n = sizeof hamiltonian_stats / sizeof hamiltonian_stats[0];
+        return hamiltonian_stats;
+    }
+    *n = m->n_stats;
+    return m->stats;
+}
+
+void ps_chain_stat_values(const ps_chain *chain, const ps_iter_stats *stats, double *values)
+{
+    if (chain->method->stat_values != NULL)
+        chain->method->stat_values(stats, values);
+    else
+        hamiltonian_stat_values(stats, values);
+}
+
+ps_population_kind ps_step_method_population(const char *algorithm)
+{
+    const ps_step_method *m = find_method(algorithm);
+    return m != NULL ? m->population : PS_POPULATION_NONE;
+}
+
+void ps_chain_set_population(ps_chain *chain, const ps_population_view *view)
+{
+    chain->population = *view;
+}
+
+ps_status ps_de_tune_parse(const char *name, ps_de_tune *tune)
+{
+    static const char *const names[] = {"scaling", "lambda", "none"};
+    for (int i = 0; i < 3; i++) {
+        if (name != NULL && strcmp(name, names[i]) == 0) {
+            *tune = (ps_de_tune)i;
+            return PS_OK;
+        }
+    }
+    return ps_error(PS_ERR_CONFIG,
+                    "unknown differential-evolution tuning target '%s' (valid: scaling, lambda, "
+                    "none)",
+                    name ? name : "(null)");
 }
 
 void ps_chain_settings_default(ps_chain_settings *s)
@@ -53,6 +121,10 @@ void ps_chain_settings_default(ps_chain_settings *s)
     s->t0 = 10.0;
     s->kappa = 0.75;
     s->tune_interval = 100;
+    s->de_lambda = 0.0;
+    s->de_scaling = 0.001;
+    s->de_tune = PS_DE_TUNE_SCALING;
+    s->de_snooker = 0.0;
     s->init_attempts = 100;
     s->seed = 0;
     s->chain_id = 0;
@@ -122,6 +194,15 @@ static ps_status check_settings(const ps_chain_settings *s)
             s->t0, s->kappa);
     if (s->tune_interval < 1)
         BAD("tune_interval must be at least 1, got %d", s->tune_interval);
+    if (!(s->de_lambda >= 0.0) || !isfinite(s->de_lambda))
+        BAD("the DE factor lambda must be finite and non-negative (0: 2.38 / sqrt(2 d)), got %g",
+            s->de_lambda);
+    if (!(s->de_scaling > 0.0) || !isfinite(s->de_scaling))
+        BAD("the DE noise scaling must be positive and finite, got %g", s->de_scaling);
+    if ((int)s->de_tune < 0 || (int)s->de_tune > (int)PS_DE_TUNE_NONE)
+        BAD("invalid DE tuning target %d (valid: scaling, lambda, none)", (int)s->de_tune);
+    if (!(s->de_snooker >= 0.0 && s->de_snooker <= 1.0))
+        BAD("the snooker probability must lie in [0, 1], got %g", s->de_snooker);
     if (s->init_attempts < 1)
         BAD("init_attempts must be at least 1, got %d", s->init_attempts);
 #undef BAD
@@ -155,6 +236,11 @@ ps_status ps_chain_create(const ps_model *model, const ps_chain_settings *settin
     ps_status status = PS_OK;
     *out = NULL;
     PS_CHECK(check_settings(settings));
+    /* Population methods move by differences of states and use no metric. */
+    ps_chain_settings adjusted = *settings;
+    if (find_method(settings->algorithm)->population != PS_POPULATION_NONE)
+        adjusted.metric = PS_METRIC_UNIT;
+    settings = &adjusted;
     ps_chain *c = ps_calloc(1, sizeof *c);
     if (c == NULL)
         return ps_error(PS_ERR_MEM, "out of memory creating a chain");
@@ -183,7 +269,8 @@ ps_status ps_chain_create(const ps_model *model, const ps_chain_settings *settin
     PS_TRY(c->method->setup(c, &c->method_state));
 
     ps_rng_init(&c->rng, settings->seed, settings->chain_id);
-    c->step_size = settings->step_size;
+    c->step_size =
+        c->method->population != PS_POPULATION_NONE ? settings->de_scaling : settings->step_size;
     ps_dual_averaging_init(&c->da, settings->target_accept, settings->gamma, settings->t0,
                            settings->kappa);
     ps_dual_averaging_set_mu(&c->da, settings->step_size);
@@ -311,6 +398,7 @@ ps_status ps_chain_step(ps_chain *chain, ps_iter_stats *stats)
                         "metric was installed",
                         id, (long long)chain->iteration);
     bool warmup = chain->iteration < chain->settings.warmup;
+    memset(stats, 0, sizeof *stats);
     PS_CHECK(chain->method->step(chain, chain->method_state, stats));
     stats->warmup = warmup;
     stats->window_end = false;

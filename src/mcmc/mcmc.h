@@ -1,7 +1,8 @@
 /*
  * Single-chain MCMC machinery: metrics, Welford accumulators, dual averaging, Stan's
- * windowed warmup schedule, step methods (NUTS, static HMC, random-walk Metropolis) and
- * the chain object that composes them.
+ * windowed warmup schedule, step methods (NUTS, static HMC, random-walk Metropolis, and the
+ * population methods DEMetropolis and DEMetropolisZ) and the chain object that composes
+ * them.
  *
  * Nothing here knows about MPI. A driver (src/run with src/par) runs many chains; at the
  * end of each slow adaptation window it may gather the chains' window accumulators
@@ -9,6 +10,10 @@
  * merged state into a metric (ps_welford_regularized_metric) and install it in every chain
  * (ps_chain_install_metric). A chain's whole state saves to and restores from a flat byte
  * buffer (ps_chain_save / ps_chain_restore) so that a resumed run is bit-identical.
+ *
+ * Population step methods (differential evolution) propose moves from other chains'
+ * states. The chain never sees how those states travel between ranks: the driver hands it
+ * a read-only view of them (ps_chain_set_population) before it steps.
  *
  * All functions are local. None of the step or accumulate functions allocate; create and
  * init functions do.
@@ -220,8 +225,20 @@ void ps_window_schedule_advance(ps_window_schedule *ws);
 
 typedef struct ps_chain ps_chain;
 
+/* Which differential-evolution parameter warmup tunes (PyMC's tune argument). */
+typedef enum ps_de_tune {
+    PS_DE_TUNE_SCALING = 0, /* the scale of the noise epsilon (PyMC's default) */
+    PS_DE_TUNE_LAMBDA = 1,  /* the factor of the difference vector */
+    PS_DE_TUNE_NONE = 2
+} ps_de_tune;
+
+/* Parses "scaling", "lambda" or "none"; PS_ERR_CONFIG listing the valid names otherwise.
+ * Local. */
+ps_status ps_de_tune_parse(const char *name, ps_de_tune *tune);
+
 typedef struct ps_chain_settings {
-    const char *algorithm;   /* step method: "nuts" (default), "hmc", "metropolis" */
+    const char *algorithm;   /* step method: "nuts" (default), "hmc", "metropolis",
+                                "demetropolis", "demetropolisz" */
     ps_metric_kind metric;   /* PS_METRIC_DIAG (default), PS_METRIC_DENSE, PS_METRIC_UNIT */
     int max_treedepth;       /* NUTS: 10 */
     double target_accept;    /* dual averaging delta: 0.8 */
@@ -236,7 +253,11 @@ typedef struct ps_chain_settings {
     int64_t term_buffer;     /* 50 */
     int64_t base_window;     /* 25 */
     double gamma, t0, kappa; /* dual averaging: 0.05, 10, 0.75 */
-    int tune_interval;       /* Metropolis: 100 */
+    int tune_interval;       /* Metropolis and DE: 100 */
+    double de_lambda;        /* DE: factor of the difference; 0 means 2.38 / sqrt(2 dim) */
+    double de_scaling;       /* DE: initial sd of the noise epsilon: 0.001 */
+    ps_de_tune de_tune;      /* DE: what warmup tunes: PS_DE_TUNE_SCALING */
+    double de_snooker;       /* DEMetropolisZ: probability of a snooker update: 0 */
     int init_attempts;       /* random initialisation attempts: 100 */
     uint64_t seed;
     uint64_t chain_id; /* also the RNG stream */
@@ -255,18 +276,81 @@ typedef struct ps_iter_stats {
     double energy_error; /* H(draw) - H0 (Metropolis: lp0 - lp) */
     bool warmup;         /* the iteration was a warmup iteration */
     bool window_end;     /* a slow adaptation window ended with this iteration */
+    bool accepted;       /* DE: the proposal was accepted */
+    double lambda;       /* DE: factor of the difference vector in use */
 } ps_iter_stats;
+
+/* ---------------------------------------------------------------------------------------
+ * Sample statistics: each step method declares the statistics it reports per draw (named
+ * as ArviZ's sample_stats), so that a driver can store and write them without knowing the
+ * method. Every table starts with "lp". NUTS, static HMC and Metropolis report lp,
+ * acceptance_rate, step_size, tree_depth, n_steps, diverging, energy, energy_error; the
+ * differential-evolution methods lp, accepted, acceptance_rate, scaling, lambda.
+ * ------------------------------------------------------------------------------------- */
+
+typedef enum ps_stat_type {
+    PS_STAT_REAL = 0, /* a double */
+    PS_STAT_INT = 1,  /* an integer (exact as a double) */
+    PS_STAT_BOOL = 2  /* 0 or 1 */
+} ps_stat_type;
+
+typedef struct ps_stat_info {
+    const char *name;
+    ps_stat_type type;
+} ps_stat_info;
+
+/* The most statistics any step method reports. */
+#define PS_MAX_STATS 16
+
+/* The statistics of a step method (static storage) and their number in *n; NULL for an
+ * unknown name. Local. */
+const ps_stat_info *ps_step_method_stats(const char *algorithm, size_t *n);
+
+/* Writes the chain's method's statistics of one iteration as doubles, in the order of
+ * ps_step_method_stats (integers and booleans converted exactly). Local. */
+void ps_chain_stat_values(const ps_chain *chain, const ps_iter_stats *stats, double *values);
+
+/* ---------------------------------------------------------------------------------------
+ * Populations
+ * ------------------------------------------------------------------------------------- */
+
+/* How a step method uses other chains. */
+typedef enum ps_population_kind {
+    PS_POPULATION_NONE = 0,    /* a single-chain method */
+    PS_POPULATION_CURRENT = 1, /* DEMetropolis: the current states of other chains */
+    PS_POPULATION_ARCHIVE = 2  /* DEMetropolisZ: an archive of past states of all chains */
+} ps_population_kind;
+
+/* The kind of a step method (PS_POPULATION_NONE for an unknown name). Local. */
+ps_population_kind ps_step_method_population(const char *algorithm);
+
+/*
+ * What a population step method may draw from: rows of dim doubles. With candidates NULL
+ * every row 0 .. n_candidates - 1 is a candidate; else candidates lists the n_candidates
+ * row numbers. The storage is the driver's; it must not change while the chain steps.
+ */
+typedef struct ps_population_view {
+    const double *states;
+    const size_t *candidates;
+    size_t n_candidates;
+} ps_population_view;
+
+/* Installs the view the chain's next steps draw from (copied; the arrays are borrowed).
+ * With fewer than two candidates a DE step proposes noise alone. Local. */
+void ps_chain_set_population(ps_chain *chain, const ps_population_view *view);
 
 /* The defaults above. Local. */
 void ps_chain_settings_default(ps_chain_settings *settings);
 
-/* Names of the registered step methods, comma separated ("nuts, hmc, metropolis"). */
+/* Names of the registered step methods, comma separated ("nuts, hmc, metropolis, ..."). */
 const char *ps_step_method_names(void);
 
 /*
  * Creates a chain over model (borrowed: it must outlive the chain) with its own RNG stream
  * (seed, chain_id), model workspace, step-method workspace, metric and adaptation state.
- * The chain is not usable until ps_chain_init. Errors: PS_ERR_CONFIG for an unknown
+ * The chain is not usable until ps_chain_init. Population methods use no metric: their
+ * chains get the unit metric whatever settings.metric says, and no metric adaptation.
+ * Errors: PS_ERR_CONFIG for an unknown
  * algorithm (the message lists the valid names) or an invalid setting; PS_ERR_MEM;
  * whatever the model's workspace creation returns. Local.
  */
@@ -331,7 +415,8 @@ const ps_welford *ps_chain_window_accumulator(const ps_chain *chain);
 const ps_window_schedule *ps_chain_window_schedule(const ps_chain *chain);
 const ps_metric *ps_chain_metric(const ps_chain *chain);
 
-/* Step size (nominal; Metropolis: proposal scaling) and the dual-averaging state, so that
+/* Step size (nominal; Metropolis: proposal scaling; DE: the scaling of epsilon) and the
+ * dual-averaging state, so that
  * a driver can combine them across chains. Setting the step size does not touch the dual
  * averaging state. Local. */
 double ps_chain_step_size(const ps_chain *chain);

@@ -24,6 +24,10 @@ typedef struct ps_phase_point {
  *   adapt:        after a warmup step when the chain adapts: learns the step size.
  *   metric_installed: a new metric was installed (re-tune what depends on it).
  *   state_size/save/restore: the method's own state for checkpoints (may be NULL).
+ *   population:   how the method uses other chains (ps_population_kind).
+ *   stats, n_stats, stat_values: the statistics the method reports and how to read them
+ *                 from ps_iter_stats; NULL for the Hamiltonian table (lp, acceptance_rate,
+ *                 step_size, tree_depth, n_steps, diverging, energy, energy_error).
  */
 typedef struct ps_step_method {
     const char *name;
@@ -37,11 +41,22 @@ typedef struct ps_step_method {
     size_t (*state_size)(const void *state);
     void (*save)(const void *state, unsigned char *buf);
     void (*restore)(void *state, const unsigned char *buf);
+    ps_population_kind population;
+    const ps_stat_info *stats;
+    size_t n_stats;
+    void (*stat_values)(const ps_iter_stats *stats, double *values);
 } ps_step_method;
 
 extern const ps_step_method ps_step_nuts;
 extern const ps_step_method ps_step_hmc;
 extern const ps_step_method ps_step_metropolis;
+extern const ps_step_method ps_step_demetropolis;
+extern const ps_step_method ps_step_demetropolisz;
+
+/* PyMC's tune() (pymc.step_methods.metropolis): the factor by which a proposal scale is
+ * multiplied after an interval with acceptance rate acc_rate. Shared by Metropolis and the
+ * DE methods. */
+double ps_metropolis_tune_factor(double acc_rate);
 
 struct ps_chain {
     const ps_model *model;
@@ -69,6 +84,9 @@ struct ps_chain {
     bool warmup_done; /* the end-of-warmup step size was set */
 
     int64_t iteration;
+
+    /* Population methods: what the next step draws from (the driver's storage). */
+    ps_population_view population;
 
     /* Scratch: a phase point for the step-size heuristic, and a metric-sized buffer. */
     ps_phase_point scratch;

@@ -46,8 +46,7 @@ static ps_status metropolis_setup(ps_chain *chain, void **out)
     return PS_OK;
 }
 
-/* PyMC's tune(): the factor for an interval's acceptance rate. */
-static double tune_factor(double acc_rate)
+double ps_metropolis_tune_factor(double acc_rate)
 {
     if (acc_rate < 0.001)
         return 0.1;
@@ -71,7 +70,7 @@ static ps_status metropolis_step(ps_chain *chain, void *state, ps_iter_stats *st
     bool tuning = chain->settings.adapt && ps_chain_in_warmup(chain);
     if (tuning && s->steps_until_tune <= 0) {
         double rate = (double)s->accepted_sum / (double)chain->settings.tune_interval;
-        chain->step_size *= tune_factor(rate);
+        chain->step_size *= ps_metropolis_tune_factor(rate);
         s->steps_until_tune = chain->settings.tune_interval;
         s->accepted_sum = 0;
     }

@@ -60,7 +60,14 @@ ps_status ps_run_check(MPI_Comm comm, const ps_config *cfg, const ps_run_options
     MPI_Comm_size(comm, &size);
     /* Files must be visible on every node, not only where rank 0 runs. */
     PS_CHECK(ps_comm_agree(comm, ps_config_check_files(cfg)));
-    PS_CHECK(ps_comm_agree(comm, ps_run_check_output(cfg, options->force)));
+    /* An existing trace is not an error here: check is also how a user inspects the
+     * configuration of a finished or interrupted run before resuming it. Say what run
+     * would do with it. */
+    if (rank == 0 && !options->force && access(cfg->output.file, F_OK) == 0)
+        fprintf(stderr,
+                "%s: note: the trace %s already exists: 'psample run' refuses to overwrite it "
+                "without --force; 'psample resume' continues it\n",
+                cfg->path, cfg->output.file);
     /* The model must load and construct with the data on every rank. */
     ps_model *model = NULL;
     ps_status st = ps_comm_agree(

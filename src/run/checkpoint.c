@@ -7,6 +7,9 @@
  *     header: n_chains, phase, block_start, warmup_used, warmup_early, pooled step size,
  *             seed, trace warmup draws, trace draws, model hash, data hash (u64 / f64)
  *     config text: length (u64) and bytes (the run's comparable configuration)
+ *     population: length (u64) and bytes (population samplers' state, e.g. the DE archive,
+ *             which every rank holds in full: written once, read by every rank; empty
+ *             otherwise)
  *     index: n_chains x (offset, size) of each chain's record
  *     header checksum (u64, FNV-1a of everything before it)
  *     records, one per chain in chain order, each ending with its own FNV-1a checksum
@@ -26,10 +29,14 @@
 #include "run/run_impl.h"
 
 static const unsigned char magic[8] = {'P', 'S', 'C', 'K', 'P', 'T', 0, 0};
-/* Version 2: chain records also hold the sums of tree depths and acceptance statistics. */
-#define CKPT_VERSION 2u
+/* Version 2 (main): chain records also hold the sums of tree depths and acceptance
+ * statistics. Version 3: also the population section, and the per-draw statistics of the
+ * records are the step method's, as doubles. Older versions are refused. */
+#define CKPT_VERSION 3u
 /* Bytes before the config text: magic, version, 11 header fields, the text's length. */
 #define FIXED_SIZE (8 + 8 * 13)
+/* Reads and writes move at most this many bytes per MPI call (counts are ints). */
+#define IO_CHUNK ((size_t)1 << 30)
 /* Byte offset of the seed: magic, version, 6 fields before it. */
 #define SEED_OFFSET (8 + 8 * 7)
 
@@ -53,6 +60,9 @@ static size_t header_put(ps_writer *w, const ps_ckpt_header *h, const uint64_t *
     size_t text_len = h->config_text ? strlen(h->config_text) : 0;
     ps_put_u64(w, text_len);
     ps_put_bytes(w, h->config_text ? h->config_text : "", text_len);
+    ps_put_u64(w, h->population_size);
+    if (h->population_size > 0)
+        ps_put_bytes(w, h->population, h->population_size);
     for (uint64_t c = 0; c < h->n_chains; c++) {
         ps_put_u64(w, offsets ? offsets[c] : 0);
         ps_put_u64(w, sizes ? sizes[c] : 0);
@@ -69,6 +79,34 @@ static ps_status mpi_file_error(int code, const char *call, const char *path)
     if (MPI_Error_string(code, text, &len) != MPI_SUCCESS)
         snprintf(text, sizeof text, "MPI error %d", code);
     return ps_error(PS_ERR_IO, "checkpoint %s: %s failed: %s", path, call, text);
+}
+
+/* Independent reads and writes of n bytes at offset, in chunks that fit MPI's int counts
+ * (a population's archive may exceed 2 GiB). */
+static int read_at(MPI_File file, MPI_Offset offset, unsigned char *buf, size_t n)
+{
+    for (size_t done = 0; done < n;) {
+        size_t part = n - done < IO_CHUNK ? n - done : IO_CHUNK;
+        int rc = MPI_File_read_at(file, offset + (MPI_Offset)done, buf + done, (int)part, MPI_BYTE,
+                                  MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS)
+            return rc;
+        done += part;
+    }
+    return MPI_SUCCESS;
+}
+
+static int write_at(MPI_File file, MPI_Offset offset, const unsigned char *buf, size_t n)
+{
+    for (size_t done = 0; done < n;) {
+        size_t part = n - done < IO_CHUNK ? n - done : IO_CHUNK;
+        int rc = MPI_File_write_at(file, offset + (MPI_Offset)done, buf + done, (int)part, MPI_BYTE,
+                                   MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS)
+            return rc;
+        done += part;
+    }
+    return MPI_SUCCESS;
 }
 
 /* Syncs the folder holding path, so that a rename survives a crash. */
@@ -150,7 +188,7 @@ ps_status ps_checkpoint_write(MPI_Comm comm, const char *path, const ps_ckpt_hea
     rc = MPI_File_set_size(file, 0);
     status = rc == MPI_SUCCESS ? PS_OK : mpi_file_error(rc, "MPI_File_set_size", tmp);
     if (status == PS_OK && rank == 0) {
-        rc = MPI_File_write_at(file, 0, header, (int)header_size, MPI_BYTE, MPI_STATUS_IGNORE);
+        rc = write_at(file, 0, header, header_size);
         if (rc != MPI_SUCCESS)
             status = mpi_file_error(rc, "MPI_File_write_at", tmp);
     }
@@ -218,8 +256,11 @@ static ps_status read_header(MPI_File file, const char *path, ps_ckpt_header *h,
     uint64_t version = ps_get_u64(&r);
     if (version != CKPT_VERSION)
         return ps_error(PS_ERR_IO,
-                        "checkpoint %s has format version %llu; this psample reads version %u",
-                        path, (unsigned long long)version, CKPT_VERSION);
+                        "checkpoint %s has format version %llu; this psample reads version %u "
+                        "only (the checkpoint was written by %s psample): resume it with the "
+                        "psample that wrote it, or start the run again",
+                        path, (unsigned long long)version, CKPT_VERSION,
+                        version < CKPT_VERSION ? "an older" : "a newer");
     h->n_chains = ps_get_u64(&r);
     h->phase = (uint32_t)ps_get_u64(&r);
     h->block_start = (int64_t)ps_get_u64(&r);
@@ -232,15 +273,26 @@ static ps_status read_header(MPI_File file, const char *path, ps_ckpt_header *h,
     h->model_hash = ps_get_u64(&r);
     h->data_hash = ps_get_u64(&r);
     uint64_t text_len = ps_get_u64(&r);
-    size_t rest = 0;
-    if (h->n_chains > ((uint64_t)1 << 31) || text_len > ((uint64_t)1 << 30) ||
-        !ps_size_mul((size_t)h->n_chains, 16, &rest) ||
-        (MPI_Offset)(sizeof fixed + text_len + rest + 8) > file_size)
+    if (text_len > ((uint64_t)1 << 30) || (MPI_Offset)(sizeof fixed + text_len + 8) > file_size)
         return ps_error(PS_ERR_IO, "checkpoint %s is damaged: its header is inconsistent", path);
-    size_t total = sizeof fixed + (size_t)text_len + rest + 8;
+    unsigned char pop_len_bytes[8];
+    rc = MPI_File_read_at(file, (MPI_Offset)(sizeof fixed + text_len), pop_len_bytes, 8, MPI_BYTE,
+                          MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS)
+        return mpi_file_error(rc, "MPI_File_read_at", path);
+    ps_reader pr = {pop_len_bytes, 0, 8, false};
+    uint64_t pop_len = ps_get_u64(&pr);
+    size_t rest = 0;
+    if (h->n_chains > ((uint64_t)1 << 31) || pop_len > (uint64_t)file_size ||
+        !ps_size_mul((size_t)h->n_chains, 16, &rest) ||
+        (MPI_Offset)(sizeof fixed + text_len + 8 + pop_len + rest + 8) > file_size)
+        return ps_error(PS_ERR_IO, "checkpoint %s is damaged: its header is inconsistent", path);
+    size_t pop_at = sizeof fixed + (size_t)text_len + 8;
+    size_t index_at = pop_at + (size_t)pop_len;
+    size_t total = index_at + rest + 8;
     unsigned char *buf = NULL;
     PS_CHECK(ps_alloc_array(&buf, total, 1, "checkpoint header"));
-    rc = MPI_File_read_at(file, 0, buf, (int)total, MPI_BYTE, MPI_STATUS_IGNORE);
+    rc = read_at(file, 0, buf, total);
     ps_status st = rc == MPI_SUCCESS ? PS_OK : mpi_file_error(rc, "MPI_File_read_at", path);
     if (st == PS_OK) {
         ps_reader hr = {buf, total - 8, total, false};
@@ -255,9 +307,16 @@ static ps_status read_header(MPI_File file, const char *path, ps_ckpt_header *h,
         st = ps_alloc_array(offsets, (size_t)h->n_chains, sizeof **offsets, "checkpoint index");
     if (st == PS_OK)
         st = ps_alloc_array(sizes, (size_t)h->n_chains, sizeof **sizes, "checkpoint index");
+    if (st == PS_OK && pop_len > 0) {
+        st = ps_alloc_array(&h->population, (size_t)pop_len, 1, "checkpoint population");
+        if (st == PS_OK) {
+            memcpy(h->population, buf + pop_at, (size_t)pop_len);
+            h->population_size = (size_t)pop_len;
+        }
+    }
     if (st == PS_OK) {
         memcpy(h->config_text, buf + sizeof fixed, (size_t)text_len);
-        ps_reader ir = {buf, sizeof fixed + (size_t)text_len, total - 8, false};
+        ps_reader ir = {buf, index_at, total - 8, false};
         for (uint64_t c = 0; c < h->n_chains; c++) {
             (*offsets)[c] = ps_get_u64(&ir);
             (*sizes)[c] = ps_get_u64(&ir);
@@ -379,6 +438,9 @@ void ps_checkpoint_free(ps_ckpt_header *h, unsigned char **records, size_t n)
 {
     ps_free(h->config_text);
     h->config_text = NULL;
+    ps_free(h->population);
+    h->population = NULL;
+    h->population_size = 0;
     if (records != NULL) {
         for (size_t i = 0; i < n; i++)
             ps_free(records[i]);

@@ -27,6 +27,7 @@ typedef struct ps_run_slot {
     int64_t divergent; /* sampling, over kept draws */
     int64_t treedepth_hits;
     uint64_t n_steps;
+    uint64_t steps_all; /* n_steps of every iteration (DE: log-density evaluations) */
     double tree_depth_sum, accept_stat_sum; /* sampling, over kept draws */
     double energy_prev, energy_sq_diff, energy_mean, energy_m2;
     uint64_t energy_n;
@@ -41,6 +42,8 @@ typedef struct ps_run_slot {
 } ps_run_slot;
 
 typedef enum ps_run_phase { PS_PHASE_WARMUP = 0, PS_PHASE_SAMPLING = 1 } ps_run_phase;
+
+typedef struct ps_population ps_population;
 
 typedef struct ps_run {
     MPI_Comm comm;
@@ -77,18 +80,20 @@ typedef struct ps_run {
      * statistics of the recorded draws ([local chain][draw], block_capacity per chain). */
     ps_trace *trace;
     double *trace_values; /* trace-format block of the staged draws */
+    /* The sample statistics the step method declares (ps_step_method_stats; lp first) and
+     * their descriptions for the trace. Values are kept as doubles per draw. */
+    const ps_stat_info *stat_info;
+    size_t n_stats;
+    ps_trace_array trace_stats[PS_MAX_STATS];
+    double *stat_rows; /* of the block: [local chain][draw][statistic], block_capacity */
     /* Draws waiting to be appended to the trace: appends are batched (each has a fixed
      * metadata cost), [local chain][draw], stage_capacity draws per chain. */
     size_t staged, stage_capacity;
-    double *stage_rows; /* [local chain][draw][quantity] */
-    double *stage_f64[PS_NUTS_N_STATS];
-    int64_t *stage_depth, *stage_steps;
-    int8_t *stage_div;
-    double *stat_f64[PS_NUTS_N_STATS]; /* the double statistics (others NULL) */
-    int64_t *stat_depth, *stat_steps;
-    int8_t *stat_div;
-    ps_monitor *monitor;      /* sampling draws */
-    ps_monitor *warm_monitor; /* warmup draws of the current window (adaptive warmup) */
+    double *stage_rows;           /* [local chain][draw][quantity] */
+    double *stage_stats;          /* [local chain][draw][statistic] */
+    unsigned char *stage_columns; /* per statistic, in the trace's type, for an append */
+    ps_monitor *monitor;          /* sampling draws */
+    ps_monitor *warm_monitor;     /* warmup draws of the current window (adaptive warmup) */
     int64_t warmup_used;
     bool warmup_early;
     double pooled_step_size;
@@ -98,9 +103,12 @@ typedef struct ps_run {
     bool have_check;
     int64_t divergent_total;
     double t_start, t_sampling, t_end;
-    double t_sync;  /* time of this rank at sync points: collectives and the checks */
-    double t_trace; /* time of this rank in trace appends and flushes */
+    double t_sync;     /* time of this rank at sync points: collectives and the checks */
+    double t_trace;    /* time of this rank in trace appends and flushes */
+    double t_exchange; /* time of this rank in population exchanges (waiting included) */
     ps_par_counters counters_start; /* collective counters when the run started */
+    /* Population samplers (population.c): the states other chains see; NULL otherwise. */
+    ps_population *population;
 
     /* progress line (rank 0) */
     bool progress_on, tty;
@@ -119,6 +127,83 @@ void ps_run_progress_done(ps_run *run);
 void ps_run_progress_fini(ps_run *run);
 
 /* ---------------------------------------------------------------------------------------
+ * Pieces of the driver (sample.c) that the population run path (population.c) shares.
+ * Collective ones are marked; the others are Local.
+ * ------------------------------------------------------------------------------------- */
+
+/* Records a chain's failure in its slot (the message is taken from the recorded error). */
+void ps_run_slot_fail(ps_run_slot *slot, ps_status st);
+
+/* The lowest failing local chain's error becomes this rank's recorded error. */
+ps_status ps_run_local_status(ps_run *run);
+
+/* Bookkeeping after local chain c made iteration `it` (counted from 0 over warmup and
+ * sampling) in phase ph: running statistics, and the draw and its statistics recorded in
+ * the block when it is kept (warmup: when `record`; sampling: every thin-th). Called by the
+ * thread that runs the chain. Errors: the model's failure to compute the output. */
+ps_status ps_run_after_step(ps_run *run, size_t c, ps_run_phase ph, int64_t it,
+                            const ps_iter_stats *stats, bool record);
+
+/* Whether a stop signal arrived in this process (SIGTERM, SIGINT, SIGUSR1). */
+bool ps_run_signal_pending(void);
+
+/* Stops the run at a signal: checkpoint, flush and close the trace, tell the user.
+ * Collective. */
+ps_status ps_run_stop_for_signal(ps_run *run);
+
+/* Grows the block to `draws` draws per chain; the draws a block starting at block_start
+ * and ending at target needs; the end of the next sampling block. */
+ps_status ps_run_reserve_block(ps_run *run, size_t draws);
+size_t ps_run_block_draws_needed(const ps_run *run, ps_run_phase ph, int64_t target);
+int64_t ps_run_sampling_target(const ps_run *run);
+
+/* After a finished block: every chain ended it at the same iteration with the same number
+ * of recorded draws (*recorded). Then ps_run_block_reset starts the next one. */
+ps_status ps_run_block_finished(ps_run *run, size_t *recorded);
+void ps_run_block_reset(ps_run *run);
+
+/* Stages the block's n draws for the trace and appends what is staged when due.
+ * Collective. */
+ps_status ps_run_trace_append(ps_run *run, ps_trace_part part, size_t n, bool now);
+
+/* Periodic checkpoint at a sync point. Collective. */
+ps_status ps_run_checkpoint_if_due(ps_run *run);
+
+/* The sync point after a finished sampling block ending at `target` with `recorded` draws
+ * per chain: convergence monitor, trace, the stop decision (*finished), the checkpoint
+ * timer. Collective. */
+ps_status ps_run_sampling_sync(ps_run *run, int64_t target, size_t recorded, bool *finished);
+
+/* The start of sampling: counters for the report and the progress line; *finished when
+ * there is nothing to sample. Local. */
+void ps_run_sampling_begin(ps_run *run, bool *finished);
+
+/* ---------------------------------------------------------------------------------------
+ * Population samplers (population.c): DEMetropolis and DEMetropolisZ run their chains in
+ * lock step and exchange states between the ranks (DESIGN.md Section 7).
+ * ------------------------------------------------------------------------------------- */
+
+/* Creates run->population for the chains of the run (after setup_chains) and checks what
+ * the layout allows; warns (rank 0) when DEMetropolis has fewer than 2 d chains.
+ * Collective. */
+ps_status ps_population_create(ps_run *run);
+
+/* Establishes the population from the chains' current states: on a fresh run the archive
+ * starts with every chain's initial state; on a resume (blob from the checkpoint, may be
+ * NULL otherwise) the archive and the lock-step position are restored. Collective. */
+ps_status ps_population_start(ps_run *run, const unsigned char *blob, size_t size);
+
+/* Warmup and sampling of a population run from wherever it stands. Collective. */
+ps_status ps_population_drive(ps_run *run, bool *stopped);
+
+/* The population's state for a checkpoint (the same on every rank): *blob is allocated
+ * (ps_free it). Local. */
+ps_status ps_population_save(const ps_run *run, unsigned char **blob, size_t *size);
+
+/* Frees run->population; accepts NULL. Local. */
+void ps_population_destroy(ps_run *run);
+
+/* ---------------------------------------------------------------------------------------
  * Checkpoints (checkpoint.c)
  * ------------------------------------------------------------------------------------- */
 
@@ -134,6 +219,10 @@ typedef struct ps_ckpt_header {
     uint64_t trace_warmup_draws, trace_draws; /* draws per chain in the trace */
     uint64_t model_hash, data_hash;
     char *config_text; /* the comparable configuration (owned) */
+    /* Population samplers: the population's state, once for the run (owned; NULL and 0
+     * otherwise). */
+    unsigned char *population;
+    size_t population_size;
 } ps_ckpt_header;
 
 /* Writes a checkpoint: the header, and this rank's chains' records (each ending with its

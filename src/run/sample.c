@@ -33,7 +33,7 @@ void openblas_set_num_threads(int num_threads);
  * Per-chain bookkeeping
  * ------------------------------------------------------------------------------------- */
 
-static void slot_fail(ps_run_slot *slot, ps_status st)
+void ps_run_slot_fail(ps_run_slot *slot, ps_status st)
 {
     slot->status = st;
     snprintf(slot->message, sizeof slot->message, "%s",
@@ -41,8 +41,7 @@ static void slot_fail(ps_run_slot *slot, ps_status st)
     ps_error_clear();
 }
 
-/* The lowest failing local chain's error becomes this rank's recorded error. */
-static ps_status local_status(ps_run *run)
+ps_status ps_run_local_status(ps_run *run)
 {
     for (size_t c = 0; c < run->n_local; c++) {
         if (run->slots[c].status != PS_OK)
@@ -51,7 +50,8 @@ static ps_status local_status(ps_run *run)
     return PS_OK;
 }
 
-static void record_sampling_stats(ps_run_slot *slot, const ps_iter_stats *s)
+static void record_sampling_stats(ps_run_slot *slot, const ps_iter_stats *s, const double *values,
+                                  size_t n_values)
 {
     slot->divergent += s->diverging;
     slot->treedepth_hits += s->reached_max_treedepth;
@@ -68,25 +68,8 @@ static void record_sampling_stats(ps_run_slot *slot, const ps_iter_stats *s)
     double delta = s->energy - slot->energy_mean;
     slot->energy_mean += delta / (double)slot->energy_n;
     slot->energy_m2 += delta * (s->energy - slot->energy_mean);
-    /* Digest of the sample statistics, in draw order. */
-    double row[8] = {s->lp,         s->acceptance_rate, s->step_size,
-                     s->tree_depth, (double)s->n_steps, s->diverging,
-                     s->energy,     s->energy_error};
-    slot->stats_digest = ps_fnv1a(slot->stats_digest, row, sizeof row);
-}
-
-/* Keeps the sample statistics of recorded draw `rec` of local chain c. */
-static void record_stats(ps_run *run, size_t c, size_t rec, const ps_iter_stats *s)
-{
-    size_t i = c * run->block_capacity + rec;
-    run->stat_f64[PS_NUTS_STAT_LP][i] = s->lp;
-    run->stat_f64[PS_NUTS_STAT_ACCEPTANCE_RATE][i] = s->acceptance_rate;
-    run->stat_f64[PS_NUTS_STAT_STEP_SIZE][i] = s->step_size;
-    run->stat_f64[PS_NUTS_STAT_ENERGY][i] = s->energy;
-    run->stat_f64[PS_NUTS_STAT_ENERGY_ERROR][i] = s->energy_error;
-    run->stat_depth[i] = s->tree_depth;
-    run->stat_steps[i] = s->n_steps;
-    run->stat_div[i] = s->diverging ? 1 : 0;
+    /* Digest of the sample statistics (the step method's, as doubles), in draw order. */
+    slot->stats_digest = ps_fnv1a(slot->stats_digest, values, n_values * sizeof(double));
 }
 
 /* Writes lp__ and the constrained output of the chain's current point into row. */
@@ -104,22 +87,58 @@ static ps_status record_draw(ps_run *run, ps_run_slot *slot, double *row)
     return PS_OK;
 }
 
+ps_status ps_run_after_step(ps_run *run, size_t c, ps_run_phase ph, int64_t it,
+                            const ps_iter_stats *stats, bool record)
+{
+    ps_run_slot *slot = &run->slots[c];
+    double values[PS_MAX_STATS];
+    ps_chain_stat_values(slot->chain, stats, values);
+    bool keep;
+    slot->steps_all += (uint64_t)stats->n_steps;
+    if (ph == PS_PHASE_WARMUP) {
+        slot->divergent_warmup += stats->diverging;
+        slot->steps_warmup += (uint64_t)stats->n_steps;
+        keep = record;
+    } else {
+        keep = (it - run->warmup_used) % run->cfg->sampler.thin == 0;
+        if (keep)
+            record_sampling_stats(slot, stats, values, run->n_stats);
+    }
+    if (keep) {
+        size_t nq = run->n_quantities, i = c * run->block_capacity + slot->rec;
+        PS_CHECK(record_draw(run, slot, run->block + i * nq));
+        memcpy(run->stat_rows + i * run->n_stats, values, run->n_stats * sizeof(double));
+        slot->rec++;
+    }
+    return PS_OK;
+}
+
 /* Grows the block buffer to hold `draws` draws per local chain. */
-static ps_status reserve_block(ps_run *run, size_t draws)
+ps_status ps_run_reserve_block(ps_run *run, size_t draws)
 {
     if (draws <= run->block_capacity)
         return PS_OK;
-    size_t n;
-    if (!ps_size_mul(run->n_local, draws, &n) || !ps_size_mul(n, run->n_quantities, &n))
+    size_t n, per;
+    if (!ps_size_mul(run->n_local, draws, &per) || !ps_size_mul(per, run->n_quantities, &n))
         return ps_error(PS_ERR_MEM, "draw buffer too large");
-    PS_CHECK(ps_realloc_array(&run->block, n, sizeof(double), "the draw buffer"));
-    size_t per = run->n_local * draws;
-    for (int s = 0; s < PS_NUTS_N_STATS; s++)
-        if (ps_trace_nuts_stats()[s].type == PS_TRACE_F64)
-            PS_CHECK(ps_realloc_array(&run->stat_f64[s], per, sizeof(double), "statistics"));
-    PS_CHECK(ps_realloc_array(&run->stat_depth, per, sizeof(int64_t), "statistics"));
-    PS_CHECK(ps_realloc_array(&run->stat_steps, per, sizeof(int64_t), "statistics"));
-    PS_CHECK(ps_realloc_array(&run->stat_div, per, sizeof(int8_t), "statistics"));
+    double *block = NULL, *stats = NULL;
+    ps_status st = ps_alloc_array(&block, n, sizeof(double), "the draw buffer");
+    if (st == PS_OK)
+        st = ps_alloc_array(&stats, per, run->n_stats * sizeof(double), "statistics");
+    if (st != PS_OK) {
+        ps_free(block);
+        return st;
+    }
+    /* Keep what the block holds (a resumed block's draws), moved to the new stride. */
+    size_t nq = run->n_quantities, ns = run->n_stats, old = run->block_capacity;
+    for (size_t c = 0; c < run->n_local && old > 0; c++) {
+        memcpy(block + c * draws * nq, run->block + c * old * nq, old * nq * sizeof(double));
+        memcpy(stats + c * draws * ns, run->stat_rows + c * old * ns, old * ns * sizeof(double));
+    }
+    ps_free(run->block);
+    ps_free(run->stat_rows);
+    run->block = block;
+    run->stat_rows = stats;
     run->block_capacity = draws;
     return PS_OK;
 }
@@ -142,6 +161,11 @@ static void on_signal(int sig)
 {
     signal_flag = 1;
     signal_number = sig;
+}
+
+bool ps_run_signal_pending(void)
+{
+    return signal_flag != 0;
 }
 
 static const int stop_signals[] = {SIGTERM, SIGINT, SIGUSR1};
@@ -301,8 +325,6 @@ static void test_signal_setup(ps_run *run)
  */
 static void run_chains(ps_run *run, ps_run_phase ph, int64_t target, bool record)
 {
-    int64_t thin = run->cfg->sampler.thin;
-    size_t nq = run->n_quantities, per_chain = run->block_capacity;
     int threads = (int)run->cfg->parallel.threads;
     (void)threads;
 #ifdef _OPENMP
@@ -311,7 +333,6 @@ static void run_chains(ps_run *run, ps_run_phase ph, int64_t target, bool record
     for (size_t c = 0; c < run->n_local; c++) {
         ps_run_slot *slot = &run->slots[c];
         ps_chain *chain = slot->chain;
-        double *rows = run->block + c * per_chain * nq;
         if (slot->status != PS_OK || slot->block_done)
             continue;
         double t0 = ps_time_now();
@@ -335,28 +356,11 @@ static void run_chains(ps_run *run, ps_run_phase ph, int64_t target, bool record
                               "chain %llu: model error at iteration 7 (injected fault "
                               "sample_model_error)",
                               (unsigned long long)ps_chain_id(chain));
+            if (st == PS_OK)
+                st = ps_run_after_step(run, c, ph, it, &stats, record);
             if (st != PS_OK) {
-                slot_fail(slot, st);
+                ps_run_slot_fail(slot, st);
                 break;
-            }
-            bool keep;
-            if (ph == PS_PHASE_WARMUP) {
-                slot->divergent_warmup += stats.diverging;
-                slot->steps_warmup += (uint64_t)stats.n_steps;
-                keep = record;
-            } else {
-                keep = (it - run->warmup_used) % thin == 0;
-                if (keep)
-                    record_sampling_stats(slot, &stats);
-            }
-            if (keep) {
-                st = record_draw(run, slot, rows + slot->rec * nq);
-                if (st != PS_OK) {
-                    slot_fail(slot, st);
-                    break;
-                }
-                record_stats(run, c, slot->rec, &stats);
-                slot->rec++;
             }
             ps_run_progress_tick(run, c, 1, ph == PS_PHASE_SAMPLING);
             if (ph == PS_PHASE_WARMUP && stats.window_end) {
@@ -373,7 +377,7 @@ static void run_chains(ps_run *run, ps_run_phase ph, int64_t target, bool record
 
 /* After a finished block: every chain ended it at the same iteration with the same number
  * of recorded draws (a violated invariant is a bug, reported as such). */
-static ps_status block_finished(ps_run *run, size_t *recorded)
+ps_status ps_run_block_finished(ps_run *run, size_t *recorded)
 {
     *recorded = run->slots[0].rec;
     int64_t it0 = ps_chain_iteration(run->slots[0].chain);
@@ -390,7 +394,7 @@ static ps_status block_finished(ps_run *run, size_t *recorded)
 }
 
 /* Starts the next block: no draws recorded, no chain done. */
-static void block_reset(ps_run *run)
+void ps_run_block_reset(ps_run *run)
 {
     for (size_t c = 0; c < run->n_local; c++) {
         run->slots[c].rec = 0;
@@ -424,7 +428,30 @@ static ps_status settings_from_config(const ps_config *cfg, bool pooled, uint64_
     s->t0 = cfg->adaptation.t0;
     s->kappa = cfg->adaptation.kappa;
     s->tune_interval = (int)cfg->sampler.tune_interval;
+    s->de_lambda = cfg->sampler.de_lambda;
+    s->de_scaling = cfg->sampler.de_scaling;
+    PS_CHECK(ps_de_tune_parse(cfg->sampler.de_tune, &s->de_tune));
+    s->de_snooker = cfg->sampler.de_snooker;
     s->seed = seed;
+    return PS_OK;
+}
+
+/* The step method's statistics and their descriptions for the trace. Local. */
+static ps_status stats_setup(ps_run *run)
+{
+    run->stat_info = ps_step_method_stats(run->cfg->sampler.algorithm, &run->n_stats);
+    if (run->stat_info == NULL || run->n_stats == 0 || run->n_stats > PS_MAX_STATS ||
+        strcmp(run->stat_info[0].name, "lp") != 0 || run->stat_info[0].type != PS_STAT_REAL)
+        return ps_error(PS_ERR_INTERNAL, "step method '%s' declares no usable statistics",
+                        run->cfg->sampler.algorithm);
+    for (size_t s = 0; s < run->n_stats; s++) {
+        ps_trace_array *a = &run->trace_stats[s];
+        memset(a, 0, sizeof *a);
+        a->name = run->stat_info[s].name;
+        a->type = run->stat_info[s].type == PS_STAT_INT    ? PS_TRACE_I64
+                  : run->stat_info[s].type == PS_STAT_BOOL ? PS_TRACE_BOOL
+                                                           : PS_TRACE_F64;
+    }
     return PS_OK;
 }
 
@@ -468,9 +495,9 @@ static ps_status setup_chains(ps_run *run, bool init)
                            "initial points (injected fault init)",
                            (unsigned long long)ps_chain_id(run->slots[c].chain));
         if (cst != PS_OK)
-            slot_fail(&run->slots[c], cst);
+            ps_run_slot_fail(&run->slots[c], cst);
     }
-    return ps_comm_agree(run->comm, local_status(run));
+    return ps_comm_agree(run->comm, ps_run_local_status(run));
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -484,57 +511,40 @@ static ps_status stage_reserve(ps_run *run, size_t need)
         return PS_OK;
     size_t cap = run->stage_capacity ? 2 * run->stage_capacity : 64;
     cap = cap < need ? need : cap;
-    size_t nq = run->n_quantities, out = nq - 1, n_local = run->n_local, old = run->stage_capacity;
-    double *rows = NULL, *values = NULL, *f64[PS_NUTS_N_STATS] = {NULL};
-    int64_t *depth = NULL, *steps = NULL;
-    int8_t *div = NULL;
+    size_t nq = run->n_quantities, out = nq - 1, ns = run->n_stats, n_local = run->n_local;
+    size_t old = run->stage_capacity;
+    double *rows = NULL, *values = NULL, *stats = NULL;
+    unsigned char *columns = NULL;
     ps_status st = ps_alloc_array(&rows, n_local * cap * nq, sizeof(double), "trace staging");
     if (st == PS_OK)
         st = ps_alloc_array(&values, n_local * cap * (out ? out : 1), sizeof(double),
                             "trace staging");
-    for (int s = 0; s < PS_NUTS_N_STATS && st == PS_OK; s++)
-        if (ps_trace_nuts_stats()[s].type == PS_TRACE_F64)
-            st = ps_alloc_array(&f64[s], n_local * cap, sizeof(double), "trace staging");
     if (st == PS_OK)
-        st = ps_alloc_array(&depth, n_local * cap, sizeof(int64_t), "trace staging");
+        st = ps_alloc_array(&stats, n_local * cap * ns, sizeof(double), "trace staging");
+    /* Every statistic's type takes at most 8 bytes. */
     if (st == PS_OK)
-        st = ps_alloc_array(&steps, n_local * cap, sizeof(int64_t), "trace staging");
-    if (st == PS_OK)
-        st = ps_alloc_array(&div, n_local * cap, sizeof(int8_t), "trace staging");
+        st = ps_alloc_array(&columns, n_local * cap * ns, 8, "trace staging");
     if (st != PS_OK) {
         ps_free(rows);
         ps_free(values);
-        for (int s = 0; s < PS_NUTS_N_STATS; s++)
-            ps_free(f64[s]);
-        ps_free(depth);
-        ps_free(steps);
-        ps_free(div);
+        ps_free(stats);
+        ps_free(columns);
         return st;
     }
     for (size_t c = 0; c < n_local && run->staged > 0; c++) {
         memcpy(rows + c * cap * nq, run->stage_rows + c * old * nq,
                run->staged * nq * sizeof(double));
-        for (int s = 0; s < PS_NUTS_N_STATS; s++)
-            if (f64[s] != NULL)
-                memcpy(f64[s] + c * cap, run->stage_f64[s] + c * old, run->staged * sizeof(double));
-        memcpy(depth + c * cap, run->stage_depth + c * old, run->staged * sizeof(int64_t));
-        memcpy(steps + c * cap, run->stage_steps + c * old, run->staged * sizeof(int64_t));
-        memcpy(div + c * cap, run->stage_div + c * old, run->staged * sizeof(int8_t));
+        memcpy(stats + c * cap * ns, run->stage_stats + c * old * ns,
+               run->staged * ns * sizeof(double));
     }
     ps_free(run->stage_rows);
     ps_free(run->trace_values);
-    for (int s = 0; s < PS_NUTS_N_STATS; s++) {
-        ps_free(run->stage_f64[s]);
-        run->stage_f64[s] = f64[s];
-    }
-    ps_free(run->stage_depth);
-    ps_free(run->stage_steps);
-    ps_free(run->stage_div);
+    ps_free(run->stage_stats);
+    ps_free(run->stage_columns);
     run->stage_rows = rows;
     run->trace_values = values;
-    run->stage_depth = depth;
-    run->stage_steps = steps;
-    run->stage_div = div;
+    run->stage_stats = stats;
+    run->stage_columns = columns;
     run->stage_capacity = cap;
     return PS_OK;
 }
@@ -543,28 +553,42 @@ static ps_status stage_reserve(ps_run *run, size_t need)
 static ps_status stage_add(ps_run *run, size_t n)
 {
     PS_CHECK(stage_reserve(run, run->staged + n));
-    size_t nq = run->n_quantities, bcap = run->block_capacity, scap = run->stage_capacity;
+    size_t nq = run->n_quantities, ns = run->n_stats, bcap = run->block_capacity;
+    size_t scap = run->stage_capacity;
     for (size_t c = 0; c < run->n_local; c++) {
         size_t from = c * bcap, to = c * scap + run->staged;
         memcpy(run->stage_rows + to * nq, run->block + from * nq, n * nq * sizeof(double));
-        for (int s = 0; s < PS_NUTS_N_STATS; s++)
-            if (run->stage_f64[s] != NULL)
-                memcpy(run->stage_f64[s] + to, run->stat_f64[s] + from, n * sizeof(double));
-        memcpy(run->stage_depth + to, run->stat_depth + from, n * sizeof(int64_t));
-        memcpy(run->stage_steps + to, run->stat_steps + from, n * sizeof(int64_t));
-        memcpy(run->stage_div + to, run->stat_div + from, n * sizeof(int8_t));
+        memcpy(run->stage_stats + to * ns, run->stat_rows + from * ns, n * ns * sizeof(double));
     }
     run->staged += n;
     return PS_OK;
 }
 
-/* Packs an array of per-chain rows from a stride of `capacity` to a stride of n (in place:
- * row c moves down to c * n <= c * capacity). */
-static void pack_rows(void *base, size_t elem, size_t n_rows, size_t capacity, size_t n)
+/* Writes statistic s of the n draws per chain held in rows ([chain][draw][statistic], a
+ * stride of `capacity` draws per chain) as one column of its trace type, [chain][draw]. */
+static void stat_column(const ps_run *run, size_t s, const double *rows, size_t capacity, size_t n,
+                        void *column)
 {
-    char *p = base;
-    for (size_t c = 1; c < n_rows; c++)
-        memmove(p + c * n * elem, p + c * capacity * elem, n * elem);
+    size_t ns = run->n_stats;
+    for (size_t c = 0; c < run->n_local; c++) {
+        for (size_t d = 0; d < n; d++) {
+            double v = rows[(c * capacity + d) * ns + s];
+            size_t i = c * n + d;
+            switch (run->trace_stats[s].type) {
+            case PS_TRACE_I64:
+                ((int64_t *)column)[i] = (int64_t)v;
+                break;
+            case PS_TRACE_I32:
+                ((int32_t *)column)[i] = (int32_t)v;
+                break;
+            case PS_TRACE_BOOL:
+                ((int8_t *)column)[i] = v != 0.0 ? 1 : 0;
+                break;
+            default:
+                ((double *)column)[i] = v;
+            }
+        }
+    }
 }
 
 /* Appends every staged draw to a part of the trace. Collective (the staged count is the
@@ -579,19 +603,12 @@ static ps_status stage_commit(ps_run *run, ps_trace_part part)
         for (size_t d = 0; d < n; d++)
             ps_trace_block_put(run->trace, run->trace_values, n, c, d,
                                run->stage_rows + (c * cap + d) * nq + 1);
-    const void *stats[PS_NUTS_N_STATS];
-    for (int s = 0; s < PS_NUTS_N_STATS; s++) {
-        if (run->stage_f64[s] != NULL) {
-            pack_rows(run->stage_f64[s], sizeof(double), run->n_local, cap, n);
-            stats[s] = run->stage_f64[s];
-        }
+    const void *stats[PS_MAX_STATS];
+    for (size_t s = 0; s < run->n_stats; s++) {
+        unsigned char *column = run->stage_columns + s * run->n_local * cap * 8;
+        stat_column(run, s, run->stage_stats, cap, n, column);
+        stats[s] = column;
     }
-    pack_rows(run->stage_depth, sizeof(int64_t), run->n_local, cap, n);
-    pack_rows(run->stage_steps, sizeof(int64_t), run->n_local, cap, n);
-    pack_rows(run->stage_div, sizeof(int8_t), run->n_local, cap, n);
-    stats[PS_NUTS_STAT_TREE_DEPTH] = run->stage_depth;
-    stats[PS_NUTS_STAT_N_STEPS] = run->stage_steps;
-    stats[PS_NUTS_STAT_DIVERGING] = run->stage_div;
     ps_status st = ps_trace_append(run->trace, part, n, run->trace_values, stats);
     run->staged = 0;
     run->t_trace += ps_time_now() - t0;
@@ -607,7 +624,7 @@ static ps_status stage_commit(ps_run *run, ps_trace_part part)
  * full, when `now` (warmup windows, which are long), or when the flush timer is due, and
  * then flushes. Collective.
  */
-static ps_status trace_append(ps_run *run, ps_trace_part part, size_t n, bool now)
+ps_status ps_run_trace_append(ps_run *run, ps_trace_part part, size_t n, bool now)
 {
     PS_CHECK(ps_comm_agree(run->comm, stage_add(run, n)));
     double t0 = ps_time_now();
@@ -635,7 +652,8 @@ static void layout_text(const ps_layout *l, ps_strbuf *sb)
 }
 
 /* Creates the trace file (or, on resume, reopens it cut to the draws the checkpoint knows
- * of): the model's output variables, the NUTS statistics, the run metadata. Collective. */
+ * of): the model's output variables, the step method's statistics, the run metadata.
+ * Collective. */
 static ps_status trace_open_or_reopen(ps_run *run, bool force, bool reopen, size_t n_warmup,
                                       size_t n_draws)
 {
@@ -702,8 +720,8 @@ static ps_status trace_open_or_reopen(ps_run *run, bool force, bool reopen, size
         ps_trace_desc desc = {0};
         desc.vars = vars;
         desc.n_vars = n_vars;
-        desc.stats = ps_trace_nuts_stats();
-        desc.n_stats = PS_NUTS_N_STATS;
+        desc.stats = run->trace_stats;
+        desc.n_stats = run->n_stats;
         desc.save_warmup = cfg->output.save_warmup;
         desc.n_chains = (size_t)run->layout->n_chains;
         desc.first_chain = (size_t)run->layout->first[run->layout->rank];
@@ -791,9 +809,9 @@ static ps_status install_pooled_metric(ps_run *run)
         for (size_t c = 0; c < run->n_local; c++) {
             ps_status cst = ps_chain_install_metric(run->slots[c].chain, inv_metric);
             if (cst != PS_OK)
-                slot_fail(&run->slots[c], cst);
+                ps_run_slot_fail(&run->slots[c], cst);
         }
-        st = ps_comm_agree(run->comm, local_status(run));
+        st = ps_comm_agree(run->comm, ps_run_local_status(run));
     }
     ps_free(acc);
     ps_free(inv_metric);
@@ -933,7 +951,7 @@ static ps_status input_hashes(ps_run *run, uint64_t *model_hash, uint64_t *data_
     return PS_OK;
 }
 
-enum { SLOT_U64S = 8, SLOT_F64S = 6, STATS_PER_DRAW = PS_NUTS_N_STATS };
+enum { SLOT_U64S = 9, SLOT_F64S = 6 };
 
 /* One chain's checkpoint record: its state, its running statistics, and the draws it
  * recorded in the unfinished block. With buf NULL, only counts the bytes. */
@@ -951,27 +969,18 @@ static size_t slot_record(const ps_run *run, size_t c, unsigned char *buf, size_
                              s->steps_warmup,
                              s->energy_n,
                              s->stats_digest,
-                             s->block_done ? 1u : 0u};
+                             s->block_done ? 1u : 0u,
+                             s->steps_all};
     for (int k = 0; k < SLOT_U64S; k++)
         ps_put_u64(&w, u[k]);
     double f[SLOT_F64S] = {s->energy_prev, s->energy_sq_diff, s->energy_mean,
                            s->energy_m2,   s->tree_depth_sum, s->accept_stat_sum};
     ps_put_f64s(&w, f, SLOT_F64S);
     ps_put_u64(&w, s->rec);
-    size_t nq = run->n_quantities, cap = run->block_capacity;
+    size_t nq = run->n_quantities, ns = run->n_stats, cap = run->block_capacity;
     if (s->rec > 0) {
         ps_put_f64s(&w, run->block + c * cap * nq, s->rec * nq);
-        for (size_t d = 0; d < s->rec; d++) {
-            size_t i = c * cap + d;
-            ps_put_f64(&w, run->stat_f64[PS_NUTS_STAT_LP][i]);
-            ps_put_f64(&w, run->stat_f64[PS_NUTS_STAT_ACCEPTANCE_RATE][i]);
-            ps_put_f64(&w, run->stat_f64[PS_NUTS_STAT_STEP_SIZE][i]);
-            ps_put_u64(&w, (uint64_t)run->stat_depth[i]);
-            ps_put_u64(&w, (uint64_t)run->stat_steps[i]);
-            ps_put_u64(&w, (uint64_t)run->stat_div[i]);
-            ps_put_f64(&w, run->stat_f64[PS_NUTS_STAT_ENERGY][i]);
-            ps_put_f64(&w, run->stat_f64[PS_NUTS_STAT_ENERGY_ERROR][i]);
-        }
+        ps_put_f64s(&w, run->stat_rows + c * cap * ns, s->rec * ns);
     }
     size_t body = w.pos;
     ps_put_u64(&w, buf && body <= size ? ps_fnv1a(PS_FNV_OFFSET, buf, body) : 0);
@@ -1000,6 +1009,7 @@ static ps_status slot_restore(ps_run *run, size_t c, const unsigned char *buf, s
     s->energy_n = u[5];
     s->stats_digest = u[6];
     s->block_done = u[7] != 0;
+    s->steps_all = u[8];
     s->energy_prev = ps_get_f64(&r);
     s->energy_sq_diff = ps_get_f64(&r);
     s->energy_mean = ps_get_f64(&r);
@@ -1007,23 +1017,13 @@ static ps_status slot_restore(ps_run *run, size_t c, const unsigned char *buf, s
     s->tree_depth_sum = ps_get_f64(&r);
     s->accept_stat_sum = ps_get_f64(&r);
     uint64_t rec = ps_get_u64(&r);
-    size_t nq = run->n_quantities, cap = run->block_capacity;
+    size_t nq = run->n_quantities, ns = run->n_stats, cap = run->block_capacity;
     if (r.failed || rec > cap)
         return ps_error(PS_ERR_IO, "checkpoint %s: the record of chain %llu is damaged",
                         run->cfg->output.checkpoint, (unsigned long long)ps_chain_id(s->chain));
     s->rec = (size_t)rec;
     ps_get_f64s(&r, run->block + c * cap * nq, s->rec * nq);
-    for (size_t d = 0; d < s->rec; d++) {
-        size_t i = c * cap + d;
-        run->stat_f64[PS_NUTS_STAT_LP][i] = ps_get_f64(&r);
-        run->stat_f64[PS_NUTS_STAT_ACCEPTANCE_RATE][i] = ps_get_f64(&r);
-        run->stat_f64[PS_NUTS_STAT_STEP_SIZE][i] = ps_get_f64(&r);
-        run->stat_depth[i] = (int64_t)ps_get_u64(&r);
-        run->stat_steps[i] = (int64_t)ps_get_u64(&r);
-        run->stat_div[i] = (int8_t)ps_get_u64(&r);
-        run->stat_f64[PS_NUTS_STAT_ENERGY][i] = ps_get_f64(&r);
-        run->stat_f64[PS_NUTS_STAT_ENERGY_ERROR][i] = ps_get_f64(&r);
-    }
+    ps_get_f64s(&r, run->stat_rows + c * cap * ns, s->rec * ns);
     if (r.failed || r.pos != size - 8)
         return ps_error(PS_ERR_IO, "checkpoint %s: the record of chain %llu has the wrong length",
                         run->cfg->output.checkpoint, (unsigned long long)ps_chain_id(s->chain));
@@ -1061,6 +1061,8 @@ static ps_status checkpoint_now(ps_run *run)
     }
     if (status == PS_OK)
         status = comparable_config(run->cfg, &h.config_text);
+    if (status == PS_OK && run->population != NULL)
+        status = ps_population_save(run, &h.population, &h.population_size);
     PS_TRY(ps_comm_agree(run->comm, status));
     h.n_chains = (uint64_t)run->layout->n_chains;
     h.phase = run->phase;
@@ -1083,11 +1085,12 @@ done:
     ps_free(sizes);
     ps_free(state);
     ps_free(h.config_text);
+    ps_free(h.population);
     return status;
 }
 
 /* Periodic checkpoint at a sync point, on rank 0's clock. Collective. */
-static ps_status checkpoint_if_due(ps_run *run)
+ps_status ps_run_checkpoint_if_due(ps_run *run)
 {
     double every = run->cfg->output.checkpoint_seconds;
     if (every <= 0)
@@ -1097,8 +1100,7 @@ static ps_status checkpoint_if_due(ps_run *run)
     return due ? checkpoint_now(run) : PS_OK;
 }
 
-/* Stops the run at a signal: checkpoint, flush and close the trace, tell the user. */
-static ps_status stop_for_signal(ps_run *run)
+ps_status ps_run_stop_for_signal(ps_run *run)
 {
     PS_CHECK(checkpoint_now(run));
     ps_trace_end end = {
@@ -1117,9 +1119,9 @@ static ps_status stop_for_signal(ps_run *run)
     return PS_OK;
 }
 
-/* The reserve for a block starting at the run's block_start: a warmup block records up to
- * the end of warmup, a sampling block up to check_every iterations (thinned). */
-static size_t block_draws_needed(const ps_run *run, ps_run_phase ph, int64_t target)
+/* The reserve for a block starting at the run's block_start and ending at target: a warmup
+ * block records up to its end, a sampling block up to check_every iterations (thinned). */
+size_t ps_run_block_draws_needed(const ps_run *run, ps_run_phase ph, int64_t target)
 {
     const ps_config *cfg = run->cfg;
     if (ph == PS_PHASE_WARMUP) {
@@ -1134,7 +1136,7 @@ static size_t block_draws_needed(const ps_run *run, ps_run_phase ph, int64_t tar
 }
 
 /* The sampling block's end: check_every iterations after its start, or the limit. */
-static int64_t sampling_target(const ps_run *run)
+int64_t ps_run_sampling_target(const ps_run *run)
 {
     const ps_config *cfg = run->cfg;
     int64_t limit = cfg->convergence.stop_early ? cfg->convergence.max_draws : cfg->sampler.draws;
@@ -1148,32 +1150,23 @@ static int64_t sampling_target(const ps_run *run)
 static ps_status monitor_from_trace(ps_run *run, size_t n_draws)
 {
     size_t chunk = 512, nq = run->n_quantities, out = nq - 1, n_local = run->n_local;
-    double *values = NULL, *lp = NULL, *block = NULL, *f64[PS_NUTS_N_STATS] = {NULL};
-    int64_t *depth = NULL, *steps = NULL;
-    int8_t *div = NULL;
+    double *values = NULL, *block = NULL;
+    unsigned char *columns = NULL;
     ps_status status = ps_alloc_array(&values, n_local * chunk * (out ? out : 1), sizeof(double),
                                       "resume buffers");
     if (status == PS_OK)
         status = ps_alloc_array(&block, n_local * chunk * nq, sizeof(double), "resume buffers");
-    for (int s = 0; s < PS_NUTS_N_STATS && status == PS_OK; s++)
-        if (ps_trace_nuts_stats()[s].type == PS_TRACE_F64)
-            status = ps_alloc_array(&f64[s], n_local * chunk, sizeof(double), "resume buffers");
+    /* One column per statistic, each of at most 8-byte elements. */
     if (status == PS_OK)
-        status = ps_alloc_array(&depth, n_local * chunk, sizeof(int64_t), "resume buffers");
-    if (status == PS_OK)
-        status = ps_alloc_array(&steps, n_local * chunk, sizeof(int64_t), "resume buffers");
-    if (status == PS_OK)
-        status = ps_alloc_array(&div, n_local * chunk, sizeof(int8_t), "resume buffers");
+        status = ps_alloc_array(&columns, n_local * chunk * run->n_stats, 8, "resume buffers");
     PS_TRY(ps_comm_agree(run->comm, status));
-    lp = f64[PS_NUTS_STAT_LP];
+    /* lp is statistic 0 of every step method, a double (ps_step_method_stats). */
+    const double *lp = (const double *)columns;
     for (size_t first = 0; first < n_draws; first += chunk) {
         size_t n = n_draws - first < chunk ? n_draws - first : chunk;
-        void *stats[PS_NUTS_N_STATS];
-        for (int s = 0; s < PS_NUTS_N_STATS; s++)
-            stats[s] = f64[s];
-        stats[PS_NUTS_STAT_TREE_DEPTH] = depth;
-        stats[PS_NUTS_STAT_N_STEPS] = steps;
-        stats[PS_NUTS_STAT_DIVERGING] = div;
+        void *stats[PS_MAX_STATS];
+        for (size_t k = 0; k < run->n_stats; k++)
+            stats[k] = columns + k * n_local * chunk * 8;
         PS_TRY(ps_trace_read(run->trace, PS_TRACE_SAMPLING, first, n, values, stats));
         for (size_t c = 0; c < n_local; c++)
             for (size_t d = 0; d < n; d++) {
@@ -1186,11 +1179,7 @@ static ps_status monitor_from_trace(ps_run *run, size_t n_draws)
 done:
     ps_free(values);
     ps_free(block);
-    for (int s = 0; s < PS_NUTS_N_STATS; s++)
-        ps_free(f64[s]);
-    ps_free(depth);
-    ps_free(steps);
-    ps_free(div);
+    ps_free(columns);
     return status;
 }
 
@@ -1232,8 +1221,8 @@ static ps_status resume_from_checkpoint(ps_run *run)
     /* Blocks that were unfinished hold their draws: size the buffers as the loop does. */
     int64_t target = run->phase == PS_PHASE_WARMUP ? h.warmup_used : 0;
     if (run->phase == PS_PHASE_SAMPLING)
-        target = sampling_target(run);
-    status = reserve_block(run, block_draws_needed(run, run->phase, target));
+        target = ps_run_sampling_target(run);
+    status = ps_run_reserve_block(run, ps_run_block_draws_needed(run, run->phase, target));
     for (size_t c = 0; c < run->n_local && status == PS_OK; c++)
         status = slot_restore(run, c, records[c], sizes[c]);
     PS_TRY(ps_comm_agree(run->comm, status));
@@ -1242,6 +1231,8 @@ static ps_status resume_from_checkpoint(ps_run *run)
         run->warmup_used = ps_chain_warmup_length(run->slots[0].chain);
     PS_TRY(trace_reopen(run, (size_t)h.trace_warmup_draws, (size_t)h.trace_draws));
     PS_TRY(monitor_from_trace(run, (size_t)h.trace_draws));
+    if (run->population != NULL)
+        PS_TRY(ps_population_start(run, h.population, h.population_size));
     run->last_checkpoint = ps_time_now();
 done:
     ps_checkpoint_free(&h, records, run->n_local);
@@ -1261,19 +1252,20 @@ static ps_status warmup_block(ps_run *run, bool *stopped)
     bool adaptive = cfg->adaptation.adaptive_warmup && cfg->adaptation.engaged;
     bool record = adaptive || cfg->output.save_warmup;
     int64_t target = ps_chain_warmup_length(run->slots[0].chain);
-    PS_CHECK(ps_comm_agree(run->comm,
-                           reserve_block(run, block_draws_needed(run, PS_PHASE_WARMUP, target))));
+    PS_CHECK(ps_comm_agree(
+        run->comm,
+        ps_run_reserve_block(run, ps_run_block_draws_needed(run, PS_PHASE_WARMUP, target))));
     run_chains(run, PS_PHASE_WARMUP, target, record);
     double t_sync = ps_time_now();
-    PS_CHECK(ps_comm_agree(run->comm, local_status(run)));
+    PS_CHECK(ps_comm_agree(run->comm, ps_run_local_status(run)));
     if (stop_agreed(run)) {
         *stopped = true;
-        return stop_for_signal(run);
+        return ps_run_stop_for_signal(run);
     }
     size_t recorded = 0;
-    PS_CHECK(ps_comm_agree(run->comm, block_finished(run, &recorded)));
+    PS_CHECK(ps_comm_agree(run->comm, ps_run_block_finished(run, &recorded)));
     if (cfg->output.save_warmup)
-        PS_CHECK(trace_append(run, PS_TRACE_WARMUP, recorded, true));
+        PS_CHECK(ps_run_trace_append(run, PS_TRACE_WARMUP, recorded, true));
     /* Pooled: the chains wait at the window end for the pooled metric. Not pooled: each
      * chain finished its window itself, and a window ended when warmup goes on. */
     bool window_end = run->pooled ? ps_chain_window_pending(run->slots[0].chain)
@@ -1297,7 +1289,7 @@ static ps_status warmup_block(ps_run *run, bool *stopped)
             ps_monitor_reset(run->warm_monitor);
     }
     run->warmup_used = ps_chain_warmup_length(run->slots[0].chain);
-    block_reset(run);
+    ps_run_block_reset(run);
     run->t_sync += ps_time_now() - t_sync;
     ps_run_progress_sync(run);
     return PS_OK;
@@ -1321,7 +1313,7 @@ static ps_status warmup_finish(ps_run *run)
         run->pooled_step_size = pooled;
     }
     run->phase = PS_PHASE_SAMPLING;
-    block_reset(run);
+    ps_run_block_reset(run);
     return PS_OK;
 }
 
@@ -1333,30 +1325,39 @@ static ps_status warmup_finish(ps_run *run)
  * trace, checkpoint timer). Sets *stopped for a signal, *finished when sampling ends. */
 static ps_status sampling_block(ps_run *run, bool *stopped, bool *finished)
 {
+    int64_t target = ps_run_sampling_target(run);
+    PS_CHECK(ps_comm_agree(
+        run->comm,
+        ps_run_reserve_block(run, ps_run_block_draws_needed(run, PS_PHASE_SAMPLING, target))));
+    run_chains(run, PS_PHASE_SAMPLING, target, true);
+    double t_sync = ps_time_now();
+    PS_CHECK(ps_comm_agree(run->comm, ps_run_local_status(run)));
+    if (stop_agreed(run)) {
+        *stopped = true;
+        return ps_run_stop_for_signal(run);
+    }
+    size_t recorded = 0;
+    PS_CHECK(ps_comm_agree(run->comm, ps_run_block_finished(run, &recorded)));
+    PS_CHECK(ps_run_sampling_sync(run, target, recorded, finished));
+    run->t_sync += ps_time_now() - t_sync;
+    ps_run_progress_sync(run);
+    return PS_OK;
+}
+
+ps_status ps_run_sampling_sync(ps_run *run, int64_t target, size_t recorded, bool *finished)
+{
     const ps_config *cfg = run->cfg;
     bool stop_early = cfg->convergence.stop_early;
     int64_t limit = stop_early ? cfg->convergence.max_draws : cfg->sampler.draws;
-    int64_t target = sampling_target(run);
-    PS_CHECK(ps_comm_agree(run->comm,
-                           reserve_block(run, block_draws_needed(run, PS_PHASE_SAMPLING, target))));
-    run_chains(run, PS_PHASE_SAMPLING, target, true);
-    double t_sync = ps_time_now();
-    PS_CHECK(ps_comm_agree(run->comm, local_status(run)));
-    if (stop_agreed(run)) {
-        *stopped = true;
-        return stop_for_signal(run);
-    }
-    size_t recorded = 0;
-    PS_CHECK(ps_comm_agree(run->comm, block_finished(run, &recorded)));
     PS_CHECK(ps_monitor_append(run->monitor, recorded, run->block, run->block_capacity));
-    PS_CHECK(trace_append(run, PS_TRACE_SAMPLING, recorded, false));
+    PS_CHECK(ps_run_trace_append(run, PS_TRACE_SAMPLING, recorded, false));
     int64_t done = target - run->warmup_used;
     run->sampling_done = done;
     /* The check recomputes every diagnostic over all draws so far. With stop_early it runs
      * at every block, since it decides when to stop; without, it only feeds the progress
      * line, so it runs at geometrically spaced points (a run's checks then cost a few full
      * computations, not one per block) and at the end. */
-    if (true || stop_early || done >= run->next_check || done >= limit) {
+    if (stop_early || done >= run->next_check || done >= limit) {
         PS_CHECK(ps_monitor_check(run->monitor, &run->last_check));
         run->have_check = true;
         run->next_check =
@@ -1370,7 +1371,7 @@ static ps_status sampling_block(ps_run *run, bool *stopped, bool *finished)
     PS_MPI(MPI_Allreduce(&local_div, &all_div, 1, MPI_DOUBLE, MPI_SUM, run->comm), "MPI_Allreduce",
            run->comm);
     run->divergent_total = (int64_t)all_div;
-    block_reset(run);
+    ps_run_block_reset(run);
     if (stop_early && done >= cfg->convergence.min_draws && converged_now(run, &run->last_check)) {
         run->stop_reason = PS_STOP_CONVERGED;
         *finished = true;
@@ -1379,15 +1380,31 @@ static ps_status sampling_block(ps_run *run, bool *stopped, bool *finished)
         *finished = true;
     }
     if (!*finished)
-        PS_CHECK(checkpoint_if_due(run));
-    run->t_sync += ps_time_now() - t_sync;
-    ps_run_progress_sync(run);
+        PS_CHECK(ps_run_checkpoint_if_due(run));
     return PS_OK;
 }
 
 /* ---------------------------------------------------------------------------------------
  * The run
  * ------------------------------------------------------------------------------------- */
+
+void ps_run_sampling_begin(ps_run *run, bool *finished)
+{
+    const ps_config *cfg = run->cfg;
+    run->t_sampling = ps_time_now();
+    for (size_t c = 0; c < run->n_local; c++) {
+        ps_run_slot *slot = &run->slots[c];
+        slot->grads_at_sampling = ps_chain_gradient_count(slot->chain);
+        slot->grad_seconds_at_sampling =
+            ps_model_workspace_gradient_seconds(ps_chain_model_workspace(slot->chain));
+    }
+    int64_t limit = cfg->convergence.stop_early ? cfg->convergence.max_draws : cfg->sampler.draws;
+    ps_run_progress_phase(run, "sampling", limit);
+    run->progress_offset = run->block_start - run->warmup_used;
+    *finished = run->block_start - run->warmup_used >= limit;
+    if (*finished)
+        run->stop_reason = cfg->convergence.stop_early ? PS_STOP_MAX_DRAWS : PS_STOP_DRAWS;
+}
 
 /* Warmup and sampling from wherever the run stands (its start, or a checkpoint). */
 static ps_status drive(ps_run *run, bool *stopped)
@@ -1406,23 +1423,12 @@ static ps_status drive(ps_run *run, bool *stopped)
             if (!ps_chain_in_warmup(run->slots[0].chain) &&
                 !ps_chain_window_pending(run->slots[0].chain))
                 break;
-            PS_CHECK(checkpoint_if_due(run));
+            PS_CHECK(ps_run_checkpoint_if_due(run));
         }
         PS_CHECK(warmup_finish(run));
     }
-    run->t_sampling = ps_time_now();
-    for (size_t c = 0; c < run->n_local; c++) {
-        ps_run_slot *slot = &run->slots[c];
-        slot->grads_at_sampling = ps_chain_gradient_count(slot->chain);
-        slot->grad_seconds_at_sampling =
-            ps_model_workspace_gradient_seconds(ps_chain_model_workspace(slot->chain));
-    }
-    int64_t limit = cfg->convergence.stop_early ? cfg->convergence.max_draws : cfg->sampler.draws;
-    ps_run_progress_phase(run, "sampling", limit);
-    run->progress_offset = run->block_start - run->warmup_used;
-    bool finished = run->block_start - run->warmup_used >= limit;
-    if (finished)
-        run->stop_reason = cfg->convergence.stop_early ? PS_STOP_MAX_DRAWS : PS_STOP_DRAWS;
+    bool finished = false;
+    ps_run_sampling_begin(run, &finished);
     while (!finished) {
         PS_CHECK(sampling_block(run, stopped, &finished));
         if (*stopped)
@@ -1440,16 +1446,10 @@ static void run_fini(ps_run *run)
     ps_free(run->block);
     ps_free(run->trace_values);
     ps_free(run->stage_rows);
-    ps_free(run->stage_depth);
-    ps_free(run->stage_steps);
-    ps_free(run->stage_div);
-    for (int s = 0; s < PS_NUTS_N_STATS; s++) {
-        ps_free(run->stat_f64[s]);
-        ps_free(run->stage_f64[s]);
-    }
-    ps_free(run->stat_depth);
-    ps_free(run->stat_steps);
-    ps_free(run->stat_div);
+    ps_free(run->stage_stats);
+    ps_free(run->stage_columns);
+    ps_free(run->stat_rows);
+    ps_population_destroy(run);
     ps_trace_destroy(&run->trace);
     ps_monitor_destroy(&run->monitor);
     ps_monitor_destroy(&run->warm_monitor);
@@ -1495,15 +1495,20 @@ ps_status ps_run_sample(MPI_Comm comm, const ps_config *cfg, ps_run_options *opt
             comm, ps_run_load_model(cfg, (unsigned int)(run.seed & 0xffffffffu), &run.model));
     if (st == PS_OK)
         st = input_hashes(&run, &run.model_hash, &run.data_hash);
+    bool population = ps_step_method_population(cfg->sampler.algorithm) != PS_POPULATION_NONE;
     if (st == PS_OK) {
         run.dim = ps_model_dim(run.model);
         run.n_quantities = 1 + ps_model_output_size(run.model);
         ps_metric_kind kind = PS_METRIC_DIAG;
         ps_metric_kind_parse(cfg->sampler.metric, &kind);
         run.pooled = cfg->adaptation.pooled && cfg->adaptation.engaged && kind != PS_METRIC_UNIT &&
-                     cfg->sampler.warmup > 0;
-        st = setup_chains(&run, !resume);
+                     cfg->sampler.warmup > 0 && !population;
+        st = stats_setup(&run);
+        if (st == PS_OK)
+            st = setup_chains(&run, !resume);
     }
+    if (st == PS_OK && population)
+        st = ps_population_create(&run);
     if (st == PS_OK)
         st = ps_monitor_create(comm, run.layout, run.n_quantities, &run.monitor);
     if (st == PS_OK && cfg->adaptation.adaptive_warmup)
@@ -1514,6 +1519,8 @@ ps_status ps_run_sample(MPI_Comm comm, const ps_config *cfg, ps_run_options *opt
         st = trace_open(&run, options->force);
     if (st == PS_OK && resume)
         st = resume_from_checkpoint(&run);
+    else if (st == PS_OK && population)
+        st = ps_population_start(&run, NULL, 0);
     if (st == PS_OK)
         st = ps_comm_agree(comm, ps_run_progress_init(&run));
     if (st == PS_OK && !resume)
@@ -1521,7 +1528,7 @@ ps_status ps_run_sample(MPI_Comm comm, const ps_config *cfg, ps_run_options *opt
     if (st == PS_OK) {
         test_signal_setup(&run);
         run.last_checkpoint = ps_time_now();
-        st = drive(&run, &stopped);
+        st = population ? ps_population_drive(&run, &stopped) : drive(&run, &stopped);
     }
     if (!stopped) {
         ps_run_progress_done(&run);

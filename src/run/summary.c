@@ -169,6 +169,7 @@ enum {
     STAT_GRADS_SAMPLING,
     STAT_GRAD_SECONDS_WARMUP,
     STAT_GRAD_SECONDS_SAMPLING,
+    STAT_STEPS_ALL,
     STAT_STEP_SIZE,
     STAT_TREE_DEPTH_MEAN,
     STAT_ACCEPT_STAT_MEAN,
@@ -176,7 +177,22 @@ enum {
 };
 
 /* Per-rank figures for the report: sync time, peak memory, collective counters. */
-enum { RANK_SYNC, RANK_RSS_MB, RANK_CALLS, RANK_BYTES, RANK_MPI_SECONDS, RANK_TRACE, N_RANK };
+enum {
+    RANK_SYNC,
+    RANK_RSS_MB,
+    RANK_CALLS,
+    RANK_BYTES,
+    RANK_MPI_SECONDS,
+    RANK_TRACE,
+    RANK_EXCHANGE,
+    N_RANK
+};
+
+/* Population samplers evaluate the log density once per iteration and no gradient. */
+static bool is_population(const ps_run *run)
+{
+    return run->population != NULL;
+}
 
 /* Sums statistic k over all chains. */
 static double chain_sum(const double *all, size_t n_chains, int k)
@@ -253,6 +269,16 @@ static ps_status write_report(const ps_run *run, const ps_diag_summary *rows, co
     add_number(root, "us_per_leapfrog_sampling", 1e6 * sec_sampling / steps_sampling);
     add_number(root, "us_per_gradient_sampling", 1e6 * gsec_sampling / grads_sampling);
     add_number(root, "share_outside_gradient_sampling", 1.0 - gsec_sampling / sec_sampling);
+    double evals = chain_sum(all, n_chains, STAT_STEPS_ALL);
+    if (is_population(run)) {
+        cJSON *ld = cJSON_AddObjectToObject(root, "log_density_evaluations");
+        add_number(ld, "warmup", steps_warmup);
+        add_number(ld, "sampling", evals - steps_warmup);
+        add_number(ld, "total", evals);
+        add_number(root, "us_per_iteration_sampling",
+                   1e6 * (run->t_end - run->t_sampling) /
+                       (double)(run->sampling_done > 0 ? run->sampling_done : 1));
+    }
 
     /* Worst ESS and R-hat over the output variables (lp__ excluded, as in Stan's
      * baseline figures), and lp__ on its own. */
@@ -287,6 +313,8 @@ static ps_status write_report(const ps_run *run, const ps_diag_summary *rows, co
     add_number(root, "ess_bulk_per_gradient_total", min_bulk / grads);
     add_number(root, "ess_bulk_per_second_sampling", min_bulk / (run->t_end - run->t_sampling));
     add_number(root, "ess_bulk_per_second_wall", min_bulk / wall);
+    if (is_population(run))
+        add_number(root, "ess_bulk_per_log_density_sampling", min_bulk / (evals - steps_warmup));
     add_number(root, "divergences", chain_sum(all, n_chains, STAT_DIV));
     add_number(root, "divergences_warmup", chain_sum(all, n_chains, STAT_DIV_WARMUP));
     add_number(root, "treedepth_hits", chain_sum(all, n_chains, STAT_TREEDEPTH));
@@ -324,7 +352,10 @@ static ps_status write_report(const ps_run *run, const ps_diag_summary *rows, co
     cJSON *bytes = cJSON_AddArrayToObject(sync, "bytes_sent_per_rank");
     cJSON *mpi_s = cJSON_AddArrayToObject(sync, "mpi_seconds_per_rank");
     cJSON *trace_s = cJSON_AddArrayToObject(root, "trace_seconds_per_rank");
-    double sync_max = 0, mpi_max = 0, trace_max = 0;
+    cJSON *exchange_s = is_population(run)
+                            ? cJSON_AddArrayToObject(sync, "population_exchange_seconds_per_rank")
+                            : NULL;
+    double sync_max = 0, mpi_max = 0, trace_max = 0, exchange_max = 0;
     for (int r = 0; r < l->size; r++) {
         const double *v = ranks + (size_t)r * N_RANK;
         cJSON_AddItemToArray(sync_s, cJSON_CreateNumber(v[RANK_SYNC]));
@@ -333,6 +364,9 @@ static ps_status write_report(const ps_run *run, const ps_diag_summary *rows, co
         cJSON_AddItemToArray(bytes, cJSON_CreateNumber(v[RANK_BYTES]));
         cJSON_AddItemToArray(mpi_s, cJSON_CreateNumber(v[RANK_MPI_SECONDS]));
         cJSON_AddItemToArray(trace_s, cJSON_CreateNumber(v[RANK_TRACE]));
+        if (exchange_s != NULL)
+            cJSON_AddItemToArray(exchange_s, cJSON_CreateNumber(v[RANK_EXCHANGE]));
+        exchange_max = v[RANK_EXCHANGE] > exchange_max ? v[RANK_EXCHANGE] : exchange_max;
         trace_max = v[RANK_TRACE] > trace_max ? v[RANK_TRACE] : trace_max;
         sync_max = v[RANK_SYNC] > sync_max ? v[RANK_SYNC] : sync_max;
         mpi_max = v[RANK_MPI_SECONDS] > mpi_max ? v[RANK_MPI_SECONDS] : mpi_max;
@@ -340,6 +374,8 @@ static ps_status write_report(const ps_run *run, const ps_diag_summary *rows, co
     add_number(sync, "share_of_wall_max_rank", sync_max / wall);
     add_number(sync, "mpi_share_of_wall_max_rank", mpi_max / wall);
     add_number(root, "trace_share_of_wall_max_rank", trace_max / wall);
+    if (is_population(run))
+        add_number(sync, "exchange_share_of_wall_max_rank", exchange_max / wall);
     char hex[17];
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)digest);
     cJSON_AddStringToObject(root, "draws_digest", hex);
@@ -398,6 +434,7 @@ ps_status ps_run_summary(ps_run *run)
         double gsec = ps_model_workspace_gradient_seconds(ps_chain_model_workspace(s->chain));
         v[STAT_GRAD_SECONDS_WARMUP] = s->grad_seconds_at_sampling;
         v[STAT_GRAD_SECONDS_SAMPLING] = gsec - s->grad_seconds_at_sampling;
+        v[STAT_STEPS_ALL] = (double)s->steps_all;
         double kept = s->energy_n > 0 ? (double)s->energy_n : NAN;
         v[STAT_STEP_SIZE] = ps_chain_step_size(s->chain);
         v[STAT_TREE_DEPTH_MEAN] = s->tree_depth_sum / kept;
@@ -420,6 +457,7 @@ ps_status ps_run_summary(ps_run *run)
     mine[RANK_BYTES] = counters.bytes - run->counters_start.bytes;
     mine[RANK_MPI_SECONDS] = counters.seconds - run->counters_start.seconds;
     mine[RANK_TRACE] = run->t_trace;
+    mine[RANK_EXCHANGE] = run->t_exchange;
     if (l->rank == 0)
         status = ps_alloc_array(&ranks, (size_t)l->size * N_RANK, sizeof(double), "report");
     PS_TRY(ps_comm_agree(run->comm, status));
@@ -429,7 +467,7 @@ ps_status ps_run_summary(ps_run *run)
         goto done;
 
     double wall = run->t_end - run->t_start;
-    double div = 0, div_warm = 0, depth = 0, steps = 0, grads = 0;
+    double div = 0, div_warm = 0, depth = 0, steps = 0, grads = 0, evals = 0;
     uint64_t digest = ps_fnv1a(PS_FNV_OFFSET, &draws_digest, sizeof draws_digest);
     for (size_t c = 0; c < n_chains; c++) {
         div += all[STAT_DIV * n_chains + c];
@@ -437,6 +475,7 @@ ps_status ps_run_summary(ps_run *run)
         depth += all[STAT_TREEDEPTH * n_chains + c];
         steps += all[STAT_STEPS * n_chains + c];
         grads += all[STAT_GRADS * n_chains + c];
+        evals += all[STAT_STEPS_ALL * n_chains + c];
         uint64_t d = (uint64_t)all[STAT_DIGEST_LO * n_chains + c] |
                      ((uint64_t)all[STAT_DIGEST_HI * n_chains + c] << 32);
         digest = ps_fnv1a(digest, &d, sizeof d);
@@ -447,12 +486,21 @@ ps_status ps_run_summary(ps_run *run)
     ps_strbuf out;
     ps_strbuf_init(&out);
     int threads = (int)cfg->parallel.threads;
-    ps_strbuf_printf(&out,
-                     "\npsample %s: %lld chains on %d rank%s x %d thread%s, algorithm %s, "
-                     "metric %s%s\n",
-                     ps_version_string(), (long long)l->n_chains, l->size, l->size == 1 ? "" : "s",
-                     threads, threads == 1 ? "" : "s", cfg->sampler.algorithm, cfg->sampler.metric,
-                     run->pooled ? ", pooled adaptation" : "");
+    if (is_population(run))
+        ps_strbuf_printf(&out,
+                         "\npsample %s: %lld chains on %d rank%s x %d thread%s, algorithm %s "
+                         "(population exchange between ranks)\n",
+                         ps_version_string(), (long long)l->n_chains, l->size,
+                         l->size == 1 ? "" : "s", threads, threads == 1 ? "" : "s",
+                         cfg->sampler.algorithm);
+    else
+        ps_strbuf_printf(&out,
+                         "\npsample %s: %lld chains on %d rank%s x %d thread%s, algorithm %s, "
+                         "metric %s%s\n",
+                         ps_version_string(), (long long)l->n_chains, l->size,
+                         l->size == 1 ? "" : "s", threads, threads == 1 ? "" : "s",
+                         cfg->sampler.algorithm, cfg->sampler.metric,
+                         run->pooled ? ", pooled adaptation" : "");
     if (cfg->adaptation.adaptive_warmup)
         ps_strbuf_printf(&out, "warmup: %lld iterations per chain (adaptive: %s; maximum %lld)\n",
                          (long long)run->warmup_used,
@@ -480,6 +528,9 @@ ps_status ps_run_summary(ps_run *run)
     }
 
     double *chain_ebfmi = all + STAT_EBFMI * n_chains;
+    /* E-BFMI is a diagnostic of Hamiltonian methods only. */
+    bool hamiltonian =
+        strcmp(cfg->sampler.algorithm, "nuts") == 0 || strcmp(cfg->sampler.algorithm, "hmc") == 0;
     ps_table_input table = {nq,
                             quantity_name_cb,
                             run,
@@ -490,15 +541,20 @@ ps_status ps_run_summary(ps_run *run)
                             div_warm,
                             depth,
                             cfg->sampler.max_treedepth,
-                            strcmp(cfg->sampler.algorithm, "metropolis") != 0 ? chain_ebfmi : NULL,
+                            hamiltonian ? chain_ebfmi : NULL,
                             cfg->convergence.rhat_max,
                             cfg->convergence.ess_bulk_min,
                             cfg->convergence.ess_tail_min};
     ps_table_write(&out, &table);
-    ps_strbuf_printf(&out,
-                     "\ngradient evaluations: %.0f (%.3g per second); leapfrog steps in "
-                     "sampling: %.0f; wall time %.2f s\n",
-                     grads, wall > 0 ? grads / wall : 0.0, steps, wall);
+    if (is_population(run))
+        ps_strbuf_printf(&out,
+                         "\nlog-density evaluations: %.0f (%.3g per second); wall time %.2f s\n",
+                         evals, wall > 0 ? evals / wall : 0.0, wall);
+    else
+        ps_strbuf_printf(&out,
+                         "\ngradient evaluations: %.0f (%.3g per second); leapfrog steps in "
+                         "sampling: %.0f; wall time %.2f s\n",
+                         grads, wall > 0 ? grads / wall : 0.0, steps, wall);
     ps_strbuf_printf(&out, "draws digest: %016llx\n", (unsigned long long)digest);
     if (!out.failed)
         fputs(ps_strbuf_str(&out), stdout);

@@ -62,6 +62,13 @@ foreach(np 1 4)
       --stderr-count "error:#0"
     COMMAND check ${PROJECT_SOURCE_DIR}/configs/eight_schools.toml --force)
 endforeach()
+# check on a configuration whose trace exists (a finished or interrupted run): a note from
+# rank 0 only, the effective configuration, exit 0.
+ps_add_cli_test(NAME app_check_existing_trace_np2 NPROCS 2
+  CHECKS --exit 0 --stdout-toml sampler.chains=4 --stderr-count "already exists#1"
+    --stderr-has "'psample resume' continues it" --stderr-count "error:#0"
+  COMMAND check ${PROJECT_SOURCE_DIR}/configs/eight_schools.toml
+          --set output.file=${PROJECT_SOURCE_DIR}/configs/eight_schools.toml)
 ps_add_cli_test(NAME app_run_example_np2 NPROCS 2
   CHECKS --exit 0 --stdout-has "lp__" --stdout-has "theta[8]" --stdout-has "ess_bulk"
     --stdout-has "stopped: reached sampler.draws" --stdout-has "draws digest: "

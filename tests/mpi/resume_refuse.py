@@ -8,7 +8,7 @@ Cases (each checks the exit status and the message):
   - resume without any checkpoint;
   - a changed key (sampler.draws), and a changed seed;
   - a changed model library file, and a changed data file;
-  - a damaged checkpoint (cut short, and a flipped byte);
+  - a damaged checkpoint (cut short, and a flipped byte), and one of an older format;
   - `run` over an existing checkpoint without --force;
   - a crash: every rank killed (SIGKILL) in the middle of sampling, with a checkpoint at
     every sync point; `resume` then ends with the uninterrupted run's draws digest.
@@ -90,6 +90,14 @@ def main():
     with open(ckpt, "r+b") as f:
         f.truncate(size - 100)
     run(["resume", config], expect=2, has=["is damaged"])
+    # A checkpoint of an older format (version 2, before the population section): refused
+    # with a message that names both versions.
+    interrupted()
+    with open(ckpt, "r+b") as f:
+        f.seek(8)
+        f.write((2).to_bytes(8, "little"))
+    run(["resume", config], expect=2,
+        has=["has format version 2", "reads version 3 only", "written by an older psample"])
 
     # A crash with a checkpoint at every sync point: all ranks die inside a trace append
     # (the first sampling append after warmup); resume finishes with the reference digest.
