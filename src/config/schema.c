@@ -39,7 +39,9 @@ static const ps_config_key schema[] = {
     {"model", "library", PS_CFG_PATH, OFF(model.library), NULL, 0, 0, false, false, NULL,
      "Shared library exposing the BridgeStan C ABI (a Stan model compiled with BridgeStan)."},
     {"data", "file", PS_CFG_PATH, OFF(data.file), NULL, 0, 0, false, false, NULL,
-     "Data for the model in Stan's JSON data format; omit for models without data."},
+     "Data for the model: Stan's JSON data format, or for a Stan program (`model.file`) also "
+     "HDF5 (one dataset per variable; the format is recognised by the content). Omit for "
+     "models without data."},
 
     {"sampler", "algorithm", PS_CFG_ENUM, OFF(sampler.algorithm), "\"nuts\"", 0, 0, false,
      false, algorithms, "Step method: `nuts`, `hmc` (static HMC), `metropolis` (random walk), "
@@ -609,11 +611,6 @@ static ps_status check_combination(ps_config *cfg)
     if (has_file && has_lib)
         return fail_key(cfg, "model", "library",
                         "[model] takes either 'file' or 'library', not both");
-    if (has_file)
-        return fail_key(cfg, "model", "file",
-                        "'model.file': compiling Stan programs is not available in this "
-                        "version; compile the model with BridgeStan and set [model] library "
-                        "= \"model.so\"");
     if (!ps_config_given(cfg, "adaptation", "pooled"))
         cfg->adaptation.pooled = cfg->sampler.chains > 1;
     if (cfg->output.checkpoint == NULL) {

@@ -20,9 +20,17 @@ static const int INC1_DENS = 1;
 
 #define STRIDE(x) (ps_adv_size(x) == 1 ? (size_t)0 : (size_t)1)
 
-enum check_kind { FINITE, NOT_NAN, POSITIVE, POSITIVE_FINITE, NONNEGATIVE, PROBABILITY };
+/* The checks, in the kernels' order (ps_kern_all_pass scans for them). */
+enum check_kind {
+    FINITE = PS_KERN_FINITE,
+    NOT_NAN = PS_KERN_NOT_NAN,
+    POSITIVE = PS_KERN_POSITIVE,
+    POSITIVE_FINITE = PS_KERN_POSITIVE_FINITE,
+    NONNEGATIVE = PS_KERN_NONNEGATIVE,
+    PROBABILITY = PS_KERN_PROBABILITY
+};
 
-/* True when v passes the check (written without branches so the scan vectorises). */
+/* True when v passes the check (the scalar twin of the kernel's test). */
 static inline bool passes(double v, enum check_kind kind)
 {
     switch (kind) {
@@ -47,23 +55,15 @@ static ps_status check_reals(ps_ad_tape *tape, const char *fn, const char *what,
     static const char *const must[] = {"finite",          "not nan",     "positive",
                                        "positive finite", "nonnegative", "in the interval [0, 1]"};
     size_t n = ps_adv_size(x);
-    /* A fast scan first; the element is looked for only when something failed. */
-    int bad = 0;
-    switch (kind) {
-    case FINITE:
+    /* A fast scan first (vectorised for long arguments); the element is looked for only
+     * when something failed. */
+    bool ok = true;
+    if (n >= 8)
+        ok = ps_kern_all_pass((ps_kern_check)kind, n, x.v);
+    else
         for (size_t i = 0; i < n; i++)
-            bad |= !passes(x.v[i], FINITE);
-        break;
-    case NOT_NAN:
-        for (size_t i = 0; i < n; i++)
-            bad |= !passes(x.v[i], NOT_NAN);
-        break;
-    default:
-        for (size_t i = 0; i < n; i++)
-            bad |= !passes(x.v[i], kind);
-        break;
-    }
-    if (!bad)
+            ok &= passes(x.v[i], kind);
+    if (ok)
         return PS_OK;
     for (size_t i = 0; i < n; i++) {
         double v = x.v[i];

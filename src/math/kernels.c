@@ -67,6 +67,11 @@ bool ps_kern_force_baseline(bool on)
 #endif
 }
 
+bool ps_kern_all_pass(ps_kern_check kind, size_t n, const double *x)
+{
+    return DISPATCH(all_pass, kind, n, x);
+}
+
 double ps_kern_dot(size_t n, const double *x, const double *y)
 {
     return DISPATCH(dot, n, x, y);

@@ -15,6 +15,21 @@
  * Returns true when a wider variant exists on this processor. */
 bool ps_kern_force_baseline(bool on);
 
+/* What ps_kern_all_pass checks of every element. */
+typedef enum ps_kern_check {
+    PS_KERN_FINITE,          /* neither infinite nor NaN */
+    PS_KERN_NOT_NAN,         /* not NaN (infinities pass) */
+    PS_KERN_POSITIVE,        /* > 0 (NaN fails) */
+    PS_KERN_POSITIVE_FINITE, /* > 0 and finite */
+    PS_KERN_NONNEGATIVE,     /* >= 0 (NaN fails) */
+    PS_KERN_PROBABILITY      /* in [0, 1] (NaN fails) */
+} ps_kern_check;
+
+/* True when every x[i], i < n, passes the check. A branch-free scan of four lanes at a
+ * time (the argument checks of vectorised densities read every element each evaluation);
+ * callers look for the failing element themselves. */
+bool ps_kern_all_pass(ps_kern_check kind, size_t n, const double *x);
+
 /* sum_i x[i] y[i], in four interleaved partial sums (so the loop vectorises; the result
  * differs from a left-to-right sum by rounding only). */
 double ps_kern_dot(size_t n, const double *x, const double *y);

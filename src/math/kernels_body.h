@@ -377,8 +377,9 @@ KERN_ATTR static double KERN(glm)(int family, size_t n, size_t K, const double *
                 memcpy(d + i + 4 * j, &dv[j], sizeof dv[j]);
         }
         if (family == 0 && ++strips == 2048 / GLM_STRIP) {
-            /* Fold the lane products (each of 512 factors in (1, 2]) into the log sum. */
-            log1p_sum += log((prod[0] * prod[1]) * (prod[2] * prod[3]));
+            /* Fold the lane products (each of 512 factors in (1, 2], so at most 2^512)
+             * into the log sum, lane by lane: their product can overflow. */
+            log1p_sum += (log(prod[0]) + log(prod[1])) + (log(prod[2]) + log(prod[3]));
             prod = one;
             strips = 0;
         }
@@ -398,7 +399,7 @@ KERN_ATTR static double KERN(glm)(int family, size_t n, size_t K, const double *
     }
     double total = (part[0] + part[1]) + (part[2] + part[3]);
     if (family == 0)
-        total -= log1p_sum + log((prod[0] * prod[1]) * (prod[2] * prod[3]));
+        total -= log1p_sum + ((log(prod[0]) + log(prod[1])) + (log(prod[2]) + log(prod[3])));
     double tail_dsum = 0.0;
     for (; i < n; i++) {
         double t = sa ? alpha[i] : alpha[0], acc = 0.0, di;
@@ -420,5 +421,60 @@ KERN_ATTR static double KERN(glm)(int family, size_t n, size_t K, const double *
             g[k] += (G[4 * k] + G[4 * k + 1]) + (G[4 * k + 2] + G[4 * k + 3]);
     return total;
 }
+
+/* The lanes of v that fail the check, as all-ones masks. Ordered comparisons with NaN are
+ * false, so NaN fails every check but NOT_NAN's own. */
+KERN_ATTR static inline v4i KERN(fails4)(ps_kern_check kind, v4d v)
+{
+    const v4d zero = SPLAT(0.0);
+    switch (kind) {
+    case PS_KERN_FINITE:
+        return ~((v - v) == zero);
+    case PS_KERN_NOT_NAN:
+        return ~(v == v);
+    case PS_KERN_POSITIVE:
+        return ~(v > zero);
+    case PS_KERN_POSITIVE_FINITE:
+        return ~((v > zero) & ((v - v) == zero));
+    case PS_KERN_NONNEGATIVE:
+        return ~(v >= zero);
+    default:
+        return ~((v >= zero) & (v <= SPLAT(1.0)));
+    }
+}
+
+/* One loop per kind, so that the switch is outside the loop. */
+#define ALL_PASS_LOOP(K)                                                                           \
+    for (; i + 4 <= n; i += 4)                                                                     \
+        bad |= KERN(fails4)(K, load4(x + i));                                                      \
+    break
+
+KERN_ATTR static bool KERN(all_pass)(ps_kern_check kind, size_t n, const double *x)
+{
+    v4i bad = {0, 0, 0, 0};
+    size_t i = 0;
+    switch (kind) {
+    case PS_KERN_FINITE:
+        ALL_PASS_LOOP(PS_KERN_FINITE);
+    case PS_KERN_NOT_NAN:
+        ALL_PASS_LOOP(PS_KERN_NOT_NAN);
+    case PS_KERN_POSITIVE:
+        ALL_PASS_LOOP(PS_KERN_POSITIVE);
+    case PS_KERN_POSITIVE_FINITE:
+        ALL_PASS_LOOP(PS_KERN_POSITIVE_FINITE);
+    case PS_KERN_NONNEGATIVE:
+        ALL_PASS_LOOP(PS_KERN_NONNEGATIVE);
+    default:
+        ALL_PASS_LOOP(PS_KERN_PROBABILITY);
+    }
+    if (i < n) {
+        /* The tail, padded with a value that passes every check. */
+        v4d tail = SPLAT(0.5);
+        memcpy(&tail, x + i, (n - i) * sizeof(double));
+        bad |= KERN(fails4)(kind, tail);
+    }
+    return (bad[0] | bad[1] | bad[2] | bad[3]) == 0;
+}
+#undef ALL_PASS_LOOP
 
 #undef load4

@@ -137,4 +137,19 @@ void ps_model_output_element_name(const ps_model *model, size_t index, char *buf
 ps_status ps_model_bridgestan_create(const char *library_path, const char *data, unsigned int seed,
                                      ps_model **out);
 
+/*
+ * Compiles the Stan program at stan_path (current Stan syntax; the subset of DESIGN.md,
+ * Section 8) with the data of data_path (Stan JSON; NULL or "" for none) into a model:
+ * the program is parsed and checked, every data-block variable is checked against the
+ * data file (type, declared sizes, constraints), transformed data run once, and the rest
+ * is lowered to an immutable form evaluated on the autodiff engine (src/model/stan_*.c).
+ * seed is reserved for random numbers in transformed data. Output variables are the
+ * parameters and transformed parameters; generated quantities are not run yet (a warning
+ * says so). Errors: PS_ERR_MODEL (located in the program: syntax, types, features not
+ * supported yet), PS_ERR_DATA (located at the declaration, naming the variable and both
+ * shapes), PS_ERR_IO, PS_ERR_MEM. Local.
+ */
+ps_status ps_model_stan_create(const char *stan_path, const char *data_path, unsigned int seed,
+                               ps_model **out);
+
 #endif

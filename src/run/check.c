@@ -10,11 +10,25 @@
 ps_status ps_run_load_model(const ps_config *cfg, unsigned int seed, ps_model **out)
 {
     *out = NULL;
+    const char *model_key = cfg->model.file ? "file" : "library";
+    const char *model_path = cfg->model.file ? cfg->model.file : cfg->model.library;
     if (ps_fault_point("model_load"))
-        return ps_config_error_at_key(cfg, PS_ERR_MODEL, "model", "library",
-                                      "cannot load model library '%s': injected fault "
-                                      "model_load (as if the file were missing on this node)",
-                                      cfg->model.library);
+        return ps_config_error_at_key(cfg, PS_ERR_MODEL, "model", model_key,
+                                      "cannot load model '%s': injected fault model_load (as if "
+                                      "the file were missing on this node)",
+                                      model_path);
+    if (cfg->model.file != NULL) {
+        /* Errors in the program or the data are located in those files already; only a
+         * file that cannot be read points back at the configuration. */
+        ps_status st = ps_model_stan_create(cfg->model.file, cfg->data.file, seed, out);
+        if (st != PS_ERR_IO)
+            return st;
+        char message[4096];
+        snprintf(message, sizeof message, "%s", ps_error_message());
+        ps_error_clear();
+        bool data = cfg->data.file != NULL && strstr(message, cfg->data.file) != NULL;
+        return ps_config_error_at_key(cfg, st, data ? "data" : "model", "file", "%s", message);
+    }
     ps_status st = ps_model_bridgestan_create(cfg->model.library,
                                               cfg->data.file ? cfg->data.file : "", seed, out);
     if (st == PS_OK)

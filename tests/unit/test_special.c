@@ -293,6 +293,67 @@ static void test_kernel_variants(void)
     CHECK_REL(l[0], dsum, 1e-12, "bernoulli GLM kernel sum of derivatives");
 }
 
+/* The scan of the argument checks: every kind, lengths 0 to 13 (full four-lane blocks and
+ * every tail), one special value at every position, in both variants, against the
+ * definitions written out here. */
+static bool check_passes(ps_kern_check kind, double v)
+{
+    bool is_nan = isnan(v), finite = isfinite(v);
+    switch (kind) {
+    case PS_KERN_FINITE:
+        return finite;
+    case PS_KERN_NOT_NAN:
+        return !is_nan;
+    case PS_KERN_POSITIVE:
+        return !is_nan && v > 0.0;
+    case PS_KERN_POSITIVE_FINITE:
+        return finite && v > 0.0;
+    case PS_KERN_NONNEGATIVE:
+        return !is_nan && v >= 0.0;
+    default:
+        return !is_nan && v >= 0.0 && v <= 1.0;
+    }
+}
+
+static void test_kernel_checks(void)
+{
+    const double special[] = {
+        NAN,       -NAN,     INFINITY, -INFINITY, 0.0,  -0.0, 1.0, 1.0000000000000002,
+        -4.9e-324, 4.9e-324, -2.385,   0.617,     1e308};
+    const size_t n_special = sizeof special / sizeof special[0];
+    for (int pass = 0; pass < 2; pass++) {
+        bool wide = ps_kern_force_baseline(pass == 1);
+        if (pass == 1 && !wide)
+            break;
+        for (int kind = PS_KERN_FINITE; kind <= PS_KERN_PROBABILITY; kind++) {
+            for (size_t n = 0; n <= 13; n++) {
+                double x[16];
+                for (size_t i = 0; i < 16; i++)
+                    x[i] = 0.25 + 0.0625 * (double)i; /* in (0, 1]: passes every check */
+                CHECK(ps_kern_all_pass((ps_kern_check)kind, n, x),
+                      "check %d, n %zu, variant %d: values in (0, 1] fail", kind, n, pass);
+                for (size_t at = 0; at < n; at++) {
+                    for (size_t s = 0; s < n_special; s++) {
+                        double saved = x[at];
+                        x[at] = special[s];
+                        bool want = check_passes((ps_kern_check)kind, special[s]);
+                        bool got = ps_kern_all_pass((ps_kern_check)kind, n, x);
+                        CHECK(got == want,
+                              "check %d, n %zu, variant %d: %g at %zu gives %d, expected %d", kind,
+                              n, pass, special[s], at, got, want);
+                        x[at] = saved;
+                    }
+                }
+                /* A failing value just past the end is not read. */
+                x[n] = NAN;
+                CHECK(ps_kern_all_pass((ps_kern_check)kind, n, x),
+                      "check %d, n %zu, variant %d: read past the end", kind, n, pass);
+            }
+        }
+    }
+    ps_kern_force_baseline(false);
+}
+
 int main(void)
 {
     test_gamma_family();
@@ -302,5 +363,6 @@ int main(void)
     test_mix_softmax();
     test_kernels();
     test_kernel_variants();
+    test_kernel_checks();
     TEST_EXIT();
 }
