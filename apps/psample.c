@@ -9,6 +9,7 @@
  * ends with the same exit status (README: exit codes).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <mpi.h>
@@ -158,6 +159,23 @@ static void print_error(int rank, ps_status status)
         fprintf(stderr, "Run 'psample --help' for usage.\n");
 }
 
+/* Started without a launcher (no mpirun, srun or other PMI), psample is an MPI singleton:
+ * one process that talks to no other. Open MPI's default point-to-point layer (UCX) then
+ * still probes every network device in MPI_Init, which takes about 0.2 s of a 0.3 s
+ * start-up on a small machine; its ob1 layer starts in 0.1 s and is all a singleton
+ * needs. Only then, and only when the user has not chosen a layer, ask for ob1. Under a
+ * launcher nothing changes: the site's choice (UCX on InfiniBand) stands. */
+static void choose_singleton_transport(void)
+{
+    static const char *const launched[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK",
+                                           "PMI_SIZE", "SLURM_STEP_ID"};
+    for (size_t i = 0; i < sizeof launched / sizeof launched[0]; i++)
+        if (getenv(launched[i]) != NULL)
+            return;
+    if (getenv("OMPI_MCA_pml") == NULL)
+        setenv("OMPI_MCA_pml", "ob1", 0);
+}
+
 int main(int argc, char **argv)
 {
     /* psample summary reads a file: no MPI. */
@@ -181,6 +199,7 @@ int main(int argc, char **argv)
         ps_free(pre.overrides);
         ps_error_clear();
     }
+    choose_singleton_transport();
     /* Chains run on OpenMP threads; only the master thread calls MPI. */
     int provided = MPI_THREAD_SINGLE;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
