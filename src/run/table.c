@@ -48,7 +48,7 @@ void ps_table_write(ps_strbuf *out, const ps_table_input *in)
     double total = in->total_draws;
     if (in->divergences > 0) {
         ps_strbuf_printf(out,
-                         "warning: %.0f of %.0f draws (%.1f%%) ended with a divergence; the "
+                         "warning: %.0f of %.0f draws (%.2g%%) ended with a divergence; the "
                          "results may be biased: increase sampler.target_accept or "
                          "reparameterise the model\n",
                          in->divergences, total, 100.0 * in->divergences / total);
@@ -56,7 +56,7 @@ void ps_table_write(ps_strbuf *out, const ps_table_input *in)
     }
     if (in->treedepth_hits > 0) {
         ps_strbuf_printf(out,
-                         "warning: %.0f of %.0f draws (%.1f%%) hit the maximum tree depth of "
+                         "warning: %.0f of %.0f draws (%.2g%%) hit the maximum tree depth of "
                          "%lld; consider increasing sampler.max_treedepth\n",
                          in->treedepth_hits, total, 100.0 * in->treedepth_hits / total,
                          (long long)in->max_treedepth);
