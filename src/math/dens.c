@@ -20,37 +20,27 @@ static const int INC1_DENS = 1;
 
 #define STRIDE(x) (ps_adv_size(x) == 1 ? (size_t)0 : (size_t)1)
 
-/* The checks, in the kernels' order (ps_kern_all_pass scans for them). */
-enum check_kind {
-    FINITE = PS_KERN_FINITE,
-    NOT_NAN = PS_KERN_NOT_NAN,
-    POSITIVE = PS_KERN_POSITIVE,
-    POSITIVE_FINITE = PS_KERN_POSITIVE_FINITE,
-    NONNEGATIVE = PS_KERN_NONNEGATIVE,
-    PROBABILITY = PS_KERN_PROBABILITY
-};
-
 /* True when v passes the check (the scalar twin of the kernel's test). */
-static inline bool passes(double v, enum check_kind kind)
+static inline bool passes(double v, ps_kern_check kind)
 {
     switch (kind) {
-    case FINITE:
+    case PS_KERN_FINITE:
         return v - v == 0.0;
-    case NOT_NAN:
+    case PS_KERN_NOT_NAN:
         return v == v;
-    case POSITIVE:
+    case PS_KERN_POSITIVE:
         return v > 0.0;
-    case POSITIVE_FINITE:
+    case PS_KERN_POSITIVE_FINITE:
         return v > 0.0 && v - v == 0.0;
-    case NONNEGATIVE:
+    case PS_KERN_NONNEGATIVE:
         return v >= 0.0;
     default:
         return v >= 0.0 && v <= 1.0;
     }
 }
 
-static ps_status check_reals(ps_ad_tape *tape, const char *fn, const char *what, ps_adv x,
-                             enum check_kind kind)
+ps_status ps_ad_check_arg(ps_ad_tape *tape, const char *fn, const char *what, ps_adv x,
+                          ps_kern_check kind)
 {
     static const char *const must[] = {"finite",          "not nan",     "positive",
                                        "positive finite", "nonnegative", "in the interval [0, 1]"};
@@ -59,7 +49,7 @@ static ps_status check_reals(ps_ad_tape *tape, const char *fn, const char *what,
      * when something failed. */
     bool ok = true;
     if (n >= 8)
-        ok = ps_kern_all_pass((ps_kern_check)kind, n, x.v);
+        ok = ps_kern_all_pass(kind, n, x.v);
     else
         for (size_t i = 0; i < n; i++)
             ok &= passes(x.v[i], kind);
@@ -122,9 +112,9 @@ ps_status ps_ad_normal_lpdf(ps_ad_tape *tape, ps_adv y, ps_adv mu, ps_adv sigma,
         /* All scalars (a model's loop): no partial arrays, one small node. */
         double yv = y.v[0], m = mu.v[0], sg = sigma.v[0];
         if (!(yv == yv) || !(m - m == 0.0) || !(sg > 0.0 && sg - sg == 0.0)) {
-            PS_CHECK(check_reals(tape, fn, "Random variable", y, NOT_NAN));
-            PS_CHECK(check_reals(tape, fn, "Location parameter", mu, FINITE));
-            PS_CHECK(check_reals(tape, fn, "Scale parameter", sigma, POSITIVE_FINITE));
+            PS_CHECK(ps_ad_check_arg(tape, fn, "Random variable", y, PS_KERN_NOT_NAN));
+            PS_CHECK(ps_ad_check_arg(tape, fn, "Location parameter", mu, PS_KERN_FINITE));
+            PS_CHECK(ps_ad_check_arg(tape, fn, "Scale parameter", sigma, PS_KERN_POSITIVE_FINITE));
         }
         bool var1 = y.var || mu.var || sigma.var;
         if (propto && !var1)
@@ -140,9 +130,9 @@ ps_status ps_ad_normal_lpdf(ps_ad_tape *tape, ps_adv y, ps_adv mu, ps_adv sigma,
     }
     size_t s[3] = {ps_adv_size(y), ps_adv_size(mu), ps_adv_size(sigma)}, n;
     PS_CHECK(sizes(fn, s, 3, &n));
-    PS_CHECK(check_reals(tape, fn, "Random variable", y, NOT_NAN));
-    PS_CHECK(check_reals(tape, fn, "Location parameter", mu, FINITE));
-    PS_CHECK(check_reals(tape, fn, "Scale parameter", sigma, POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Random variable", y, PS_KERN_NOT_NAN));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Location parameter", mu, PS_KERN_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Scale parameter", sigma, PS_KERN_POSITIVE_FINITE));
     bool var = y.var || mu.var || sigma.var;
     if (propto && !var)
         return zero(tape, out);
@@ -205,7 +195,7 @@ ps_status ps_ad_normal_lpdf(ps_ad_tape *tape, ps_adv y, ps_adv mu, ps_adv sigma,
 
 ps_status ps_ad_std_normal_lpdf(ps_ad_tape *tape, ps_adv y, bool propto, ps_adv *out)
 {
-    PS_CHECK(check_reals(tape, "std_normal_lpdf", "Random variable", y, NOT_NAN));
+    PS_CHECK(ps_ad_check_arg(tape, "std_normal_lpdf", "Random variable", y, PS_KERN_NOT_NAN));
     if (propto && !y.var)
         return zero(tape, out);
     size_t n = ps_adv_size(y);
@@ -233,9 +223,9 @@ ps_status ps_ad_cauchy_lpdf(ps_ad_tape *tape, ps_adv y, ps_adv mu, ps_adv sigma,
     static const char fn[] = "cauchy_lpdf";
     size_t s[3] = {ps_adv_size(y), ps_adv_size(mu), ps_adv_size(sigma)}, n;
     PS_CHECK(sizes(fn, s, 3, &n));
-    PS_CHECK(check_reals(tape, fn, "Random variable", y, NOT_NAN));
-    PS_CHECK(check_reals(tape, fn, "Location parameter", mu, FINITE));
-    PS_CHECK(check_reals(tape, fn, "Scale parameter", sigma, POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Random variable", y, PS_KERN_NOT_NAN));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Location parameter", mu, PS_KERN_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Scale parameter", sigma, PS_KERN_POSITIVE_FINITE));
     bool var = y.var || mu.var || sigma.var;
     if (propto && !var)
         return zero(tape, out);
@@ -273,10 +263,11 @@ ps_status ps_ad_student_t_lpdf(ps_ad_tape *tape, ps_adv y, ps_adv nu, ps_adv mu,
     static const char fn[] = "student_t_lpdf";
     size_t s[4] = {ps_adv_size(y), ps_adv_size(nu), ps_adv_size(mu), ps_adv_size(sigma)}, n;
     PS_CHECK(sizes(fn, s, 4, &n));
-    PS_CHECK(check_reals(tape, fn, "Random variable", y, NOT_NAN));
-    PS_CHECK(check_reals(tape, fn, "Degrees of freedom parameter", nu, POSITIVE_FINITE));
-    PS_CHECK(check_reals(tape, fn, "Location parameter", mu, FINITE));
-    PS_CHECK(check_reals(tape, fn, "Scale parameter", sigma, POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Random variable", y, PS_KERN_NOT_NAN));
+    PS_CHECK(
+        ps_ad_check_arg(tape, fn, "Degrees of freedom parameter", nu, PS_KERN_POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Location parameter", mu, PS_KERN_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Scale parameter", sigma, PS_KERN_POSITIVE_FINITE));
     bool var = y.var || nu.var || mu.var || sigma.var;
     if (propto && !var)
         return zero(tape, out);
@@ -315,9 +306,9 @@ ps_status ps_ad_lognormal_lpdf(ps_ad_tape *tape, ps_adv y, ps_adv mu, ps_adv sig
     static const char fn[] = "lognormal_lpdf";
     size_t s[3] = {ps_adv_size(y), ps_adv_size(mu), ps_adv_size(sigma)}, n;
     PS_CHECK(sizes(fn, s, 3, &n));
-    PS_CHECK(check_reals(tape, fn, "Random variable", y, NONNEGATIVE));
-    PS_CHECK(check_reals(tape, fn, "Location parameter", mu, FINITE));
-    PS_CHECK(check_reals(tape, fn, "Scale parameter", sigma, POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Random variable", y, PS_KERN_NONNEGATIVE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Location parameter", mu, PS_KERN_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Scale parameter", sigma, PS_KERN_POSITIVE_FINITE));
     bool var = y.var || mu.var || sigma.var;
     if (propto && !var)
         return zero(tape, out);
@@ -359,9 +350,9 @@ ps_status ps_ad_gamma_lpdf(ps_ad_tape *tape, ps_adv y, ps_adv alpha, ps_adv beta
     static const char fn[] = "gamma_lpdf";
     size_t s[3] = {ps_adv_size(y), ps_adv_size(alpha), ps_adv_size(beta)}, n;
     PS_CHECK(sizes(fn, s, 3, &n));
-    PS_CHECK(check_reals(tape, fn, "Random variable", y, NOT_NAN));
-    PS_CHECK(check_reals(tape, fn, "Shape parameter", alpha, POSITIVE_FINITE));
-    PS_CHECK(check_reals(tape, fn, "Inverse scale parameter", beta, POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Random variable", y, PS_KERN_NOT_NAN));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Shape parameter", alpha, PS_KERN_POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Inverse scale parameter", beta, PS_KERN_POSITIVE_FINITE));
     bool var = y.var || alpha.var || beta.var;
     if (propto && !var)
         return zero(tape, out);
@@ -401,9 +392,9 @@ ps_status ps_ad_inv_gamma_lpdf(ps_ad_tape *tape, ps_adv y, ps_adv alpha, ps_adv 
     static const char fn[] = "inv_gamma_lpdf";
     size_t s[3] = {ps_adv_size(y), ps_adv_size(alpha), ps_adv_size(beta)}, n;
     PS_CHECK(sizes(fn, s, 3, &n));
-    PS_CHECK(check_reals(tape, fn, "Random variable", y, NOT_NAN));
-    PS_CHECK(check_reals(tape, fn, "Shape parameter", alpha, POSITIVE_FINITE));
-    PS_CHECK(check_reals(tape, fn, "Scale parameter", beta, POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Random variable", y, PS_KERN_NOT_NAN));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Shape parameter", alpha, PS_KERN_POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Scale parameter", beta, PS_KERN_POSITIVE_FINITE));
     bool var = y.var || alpha.var || beta.var;
     if (propto && !var)
         return zero(tape, out);
@@ -442,8 +433,8 @@ ps_status ps_ad_exponential_lpdf(ps_ad_tape *tape, ps_adv y, ps_adv beta, bool p
     static const char fn[] = "exponential_lpdf";
     size_t s[2] = {ps_adv_size(y), ps_adv_size(beta)}, n;
     PS_CHECK(sizes(fn, s, 2, &n));
-    PS_CHECK(check_reals(tape, fn, "Random variable", y, NONNEGATIVE));
-    PS_CHECK(check_reals(tape, fn, "Inverse scale parameter", beta, POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Random variable", y, PS_KERN_NONNEGATIVE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Inverse scale parameter", beta, PS_KERN_POSITIVE_FINITE));
     bool var = y.var || beta.var;
     if (propto && !var)
         return zero(tape, out);
@@ -470,9 +461,9 @@ ps_status ps_ad_beta_lpdf(ps_ad_tape *tape, ps_adv y, ps_adv a, ps_adv b, bool p
     static const char fn[] = "beta_lpdf";
     size_t s[3] = {ps_adv_size(y), ps_adv_size(a), ps_adv_size(b)}, n;
     PS_CHECK(sizes(fn, s, 3, &n));
-    PS_CHECK(check_reals(tape, fn, "Random variable", y, PROBABILITY));
-    PS_CHECK(check_reals(tape, fn, "First shape parameter", a, POSITIVE_FINITE));
-    PS_CHECK(check_reals(tape, fn, "Second shape parameter", b, POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Random variable", y, PS_KERN_PROBABILITY));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "First shape parameter", a, PS_KERN_POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Second shape parameter", b, PS_KERN_POSITIVE_FINITE));
     bool var = y.var || a.var || b.var;
     if (propto && !var)
         return zero(tape, out);
@@ -510,9 +501,9 @@ ps_status ps_ad_uniform_lpdf(ps_ad_tape *tape, ps_adv y, ps_adv lower, ps_adv up
     static const char fn[] = "uniform_lpdf";
     size_t s[3] = {ps_adv_size(y), ps_adv_size(lower), ps_adv_size(upper)}, n;
     PS_CHECK(sizes(fn, s, 3, &n));
-    PS_CHECK(check_reals(tape, fn, "Random variable", y, NOT_NAN));
-    PS_CHECK(check_reals(tape, fn, "Lower bound parameter", lower, FINITE));
-    PS_CHECK(check_reals(tape, fn, "Upper bound parameter", upper, FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Random variable", y, PS_KERN_NOT_NAN));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Lower bound parameter", lower, PS_KERN_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Upper bound parameter", upper, PS_KERN_FINITE));
     size_t sy = STRIDE(y), sl = STRIDE(lower), su = STRIDE(upper);
     for (size_t i = 0; i < n; i++)
         if (!(upper.v[i * su] > lower.v[i * sl]))
@@ -552,7 +543,7 @@ ps_status ps_ad_dirichlet_lpdf(ps_ad_tape *tape, ps_adv theta, ps_adv alpha, boo
     if (ps_adv_size(alpha) != n)
         return ps_error(PS_ERR_MODEL, "%s: theta has %zu elements, alpha %zu", fn, n,
                         ps_adv_size(alpha));
-    PS_CHECK(check_reals(tape, fn, "prior sample sizes", alpha, POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "prior sample sizes", alpha, PS_KERN_POSITIVE_FINITE));
     double total = 0.0;
     for (size_t i = 0; i < n; i++) {
         if (!(theta.v[i] >= 0.0))
@@ -598,7 +589,7 @@ ps_status ps_ad_bernoulli_lpmf(ps_ad_tape *tape, ps_adi n, ps_adv theta, bool pr
     size_t s[2] = {n.n, ps_adv_size(theta)}, N;
     PS_CHECK(sizes(fn, s, 2, &N));
     PS_CHECK(check_ints(tape, fn, "n", n, 0, 1));
-    PS_CHECK(check_reals(tape, fn, "Probability parameter", theta, PROBABILITY));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Probability parameter", theta, PS_KERN_PROBABILITY));
     if (propto && !theta.var)
         return zero(tape, out);
     ps_ad_partials P;
@@ -627,7 +618,8 @@ ps_status ps_ad_bernoulli_logit_lpmf(ps_ad_tape *tape, ps_adi n, ps_adv alpha, b
     size_t s[2] = {n.n, ps_adv_size(alpha)}, N;
     PS_CHECK(sizes(fn, s, 2, &N));
     PS_CHECK(check_ints(tape, fn, "n", n, 0, 1));
-    PS_CHECK(check_reals(tape, fn, "Logit transformed probability parameter", alpha, NOT_NAN));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Logit transformed probability parameter", alpha,
+                             PS_KERN_NOT_NAN));
     if (propto && !alpha.var)
         return zero(tape, out);
     ps_ad_partials P;
@@ -660,9 +652,9 @@ static ps_status binomial_common(ps_ad_tape *tape, const char *fn, ps_adi n, ps_
                                       "interval [0, %d]",
                                       fn, n.v[i * sn], N.v[i * sN]);
     if (logit)
-        PS_CHECK(check_reals(tape, fn, "Probability parameter", p, FINITE));
+        PS_CHECK(ps_ad_check_arg(tape, fn, "Probability parameter", p, PS_KERN_FINITE));
     else
-        PS_CHECK(check_reals(tape, fn, "Probability parameter", p, PROBABILITY));
+        PS_CHECK(ps_ad_check_arg(tape, fn, "Probability parameter", p, PS_KERN_PROBABILITY));
     if (propto && !p.var)
         return zero(tape, out);
     ps_ad_partials P;
@@ -709,7 +701,7 @@ ps_status ps_ad_poisson_lpmf(ps_ad_tape *tape, ps_adi n, ps_adv lambda, bool pro
     size_t s[2] = {n.n, ps_adv_size(lambda)}, N;
     PS_CHECK(sizes(fn, s, 2, &N));
     PS_CHECK(check_ints(tape, fn, "Random variable", n, 0, 2147483647));
-    PS_CHECK(check_reals(tape, fn, "Rate parameter", lambda, NONNEGATIVE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Rate parameter", lambda, PS_KERN_NONNEGATIVE));
     if (propto && !lambda.var)
         return zero(tape, out);
     size_t sn = n.n == 1 ? 0 : 1, sl = STRIDE(lambda);
@@ -739,7 +731,7 @@ ps_status ps_ad_poisson_log_lpmf(ps_ad_tape *tape, ps_adi n, ps_adv alpha, bool 
     size_t s[2] = {n.n, ps_adv_size(alpha)}, N;
     PS_CHECK(sizes(fn, s, 2, &N));
     PS_CHECK(check_ints(tape, fn, "Random variable", n, 0, 2147483647));
-    PS_CHECK(check_reals(tape, fn, "Log rate parameter", alpha, NOT_NAN));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Log rate parameter", alpha, PS_KERN_NOT_NAN));
     if (propto && !alpha.var)
         return zero(tape, out);
     size_t sn = n.n == 1 ? 0 : 1, sa = STRIDE(alpha);
@@ -770,8 +762,8 @@ ps_status ps_ad_neg_binomial_2_lpmf(ps_ad_tape *tape, ps_adi n, ps_adv mu, ps_ad
     size_t s[3] = {n.n, ps_adv_size(mu), ps_adv_size(phi)}, N;
     PS_CHECK(sizes(fn, s, 3, &N));
     PS_CHECK(check_ints(tape, fn, "Failures variable", n, 0, 2147483647));
-    PS_CHECK(check_reals(tape, fn, "Location parameter", mu, POSITIVE_FINITE));
-    PS_CHECK(check_reals(tape, fn, "Precision parameter", phi, POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Location parameter", mu, PS_KERN_POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Precision parameter", phi, PS_KERN_POSITIVE_FINITE));
     bool var = mu.var || phi.var;
     if (propto && !var)
         return zero(tape, out);
@@ -867,8 +859,8 @@ ps_status ps_ad_multi_normal_cholesky_lpdf(ps_ad_tape *tape, ps_adv y, ps_adv mu
     static const char fn[] = "multi_normal_cholesky_lpdf";
     size_t D, K;
     PS_CHECK(mvn_shapes(fn, y, mu, L, &D, &K));
-    PS_CHECK(check_reals(tape, fn, "Random variable", y, NOT_NAN));
-    PS_CHECK(check_reals(tape, fn, "Location parameter", mu, FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Random variable", y, PS_KERN_NOT_NAN));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Location parameter", mu, PS_KERN_FINITE));
     for (size_t i = 0; i < D; i++)
         if (!(L.v[i * (D + 1)] > 0.0))
             return ps_ad_domain_error(tape,
@@ -906,8 +898,8 @@ ps_status ps_ad_multi_normal_lpdf(ps_ad_tape *tape, ps_adv y, ps_adv mu, ps_adv 
     static const char fn[] = "multi_normal_lpdf";
     size_t D, K;
     PS_CHECK(mvn_shapes(fn, y, mu, sigma, &D, &K));
-    PS_CHECK(check_reals(tape, fn, "Random variable", y, NOT_NAN));
-    PS_CHECK(check_reals(tape, fn, "Location parameter", mu, FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Random variable", y, PS_KERN_NOT_NAN));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Location parameter", mu, PS_KERN_FINITE));
     for (size_t c = 0; c < D; c++)
         for (size_t r = c + 1; r < D; r++) {
             double a = sigma.v[r + c * D], b = sigma.v[c + r * D];
@@ -989,8 +981,8 @@ static ps_status glm(ps_ad_tape *tape, const char *fn, enum glm_family family, p
     else if (family == GLM_POISSON_LOG)
         PS_CHECK(check_ints(tape, fn, "Vector of dependent variables", yi, 0, 2147483647));
     else {
-        PS_CHECK(check_reals(tape, fn, "Vector of dependent variables", yr, NOT_NAN));
-        PS_CHECK(check_reals(tape, fn, "Scale vector", sigma, POSITIVE_FINITE));
+        PS_CHECK(ps_ad_check_arg(tape, fn, "Vector of dependent variables", yr, PS_KERN_NOT_NAN));
+        PS_CHECK(ps_ad_check_arg(tape, fn, "Scale vector", sigma, PS_KERN_POSITIVE_FINITE));
     }
     bool var = X.var || alpha.var || beta.var || (family == GLM_NORMAL && (yr.var || sigma.var));
     if (propto && !var)

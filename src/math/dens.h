@@ -29,6 +29,14 @@
 #define PS_MATH_DENS_H
 
 #include "ad/ad.h"
+#include "math/kernels.h"
+
+/* Checks every element of x, the argument `what` of function fn, against kind (finite,
+ * not NaN, positive, ...). Local. On failure: a domain error on the tape that names fn,
+ * the argument, the first failing element (its 1-based index when x has several) and
+ * what it must be. */
+ps_status ps_ad_check_arg(ps_ad_tape *tape, const char *fn, const char *what, ps_adv x,
+                          ps_kern_check kind);
 
 /* normal(y | mu, sigma), sigma > 0. */
 ps_status ps_ad_normal_lpdf(ps_ad_tape *tape, ps_adv y, ps_adv mu, ps_adv sigma, bool propto,

@@ -17,31 +17,6 @@
  * container of one common size N; the result is the sum over N terms)
  * ------------------------------------------------------------------------------------- */
 
-enum { C_FINITE, C_NOT_NAN, C_POSITIVE_FINITE, C_NONNEGATIVE, C_POSITIVE };
-
-static ps_status check(ps_ad_tape *tape, const char *fn, const char *what, ps_adv x, int kind)
-{
-    static const char *const must[] = {"finite", "not nan", "positive finite", "nonnegative",
-                                       "positive"};
-    size_t n = ps_adv_size(x);
-    for (size_t i = 0; i < n; i++) {
-        double v = x.v[i];
-        bool ok = kind == C_FINITE            ? v - v == 0.0
-                  : kind == C_NOT_NAN         ? v == v
-                  : kind == C_POSITIVE_FINITE ? v > 0.0 && v - v == 0.0
-                  : kind == C_NONNEGATIVE     ? v >= 0.0
-                                              : v > 0.0;
-        if (ok)
-            continue;
-        if (n == 1)
-            return ps_ad_domain_error(tape, "%s: %s is %g, but must be %s", fn, what, v,
-                                      must[kind]);
-        return ps_ad_domain_error(tape, "%s: %s[%zu] is %g, but must be %s", fn, what, i + 1, v,
-                                  must[kind]);
-    }
-    return PS_OK;
-}
-
 static ps_status bsize(const char *fn, const ps_adv *a, size_t k, size_t *n, size_t *st)
 {
     size_t sizes[PS_AD_MAX_OPERANDS];
@@ -82,9 +57,9 @@ static ps_status d_double_exponential(frame *f, const lx *e, const sval *args, s
     ps_adv a[3] = {R(0), R(1), R(2)};
     size_t n, st[3];
     PS_CHECK(bsize(fn, a, 3, &n, st));
-    PS_CHECK(check(tape, fn, "Random variable", a[0], C_FINITE));
-    PS_CHECK(check(tape, fn, "Location parameter", a[1], C_FINITE));
-    PS_CHECK(check(tape, fn, "Scale parameter", a[2], C_POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Random variable", a[0], PS_KERN_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Location parameter", a[1], PS_KERN_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Scale parameter", a[2], PS_KERN_POSITIVE_FINITE));
     bool var = any_var(a, 3), propto = e->propto;
     if (propto && !var)
         return zero(tape, out);
@@ -120,9 +95,9 @@ static ps_status d_logistic(frame *f, const lx *e, const sval *args, sval *out)
     ps_adv a[3] = {R(0), R(1), R(2)};
     size_t n, st[3];
     PS_CHECK(bsize(fn, a, 3, &n, st));
-    PS_CHECK(check(tape, fn, "Random variable", a[0], C_FINITE));
-    PS_CHECK(check(tape, fn, "Location parameter", a[1], C_FINITE));
-    PS_CHECK(check(tape, fn, "Scale parameter", a[2], C_POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Random variable", a[0], PS_KERN_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Location parameter", a[1], PS_KERN_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Scale parameter", a[2], PS_KERN_POSITIVE_FINITE));
     bool var = any_var(a, 3), propto = e->propto;
     if (propto && !var)
         return zero(tape, out);
@@ -158,9 +133,9 @@ static ps_status d_gumbel(frame *f, const lx *e, const sval *args, sval *out)
     ps_adv a[3] = {R(0), R(1), R(2)};
     size_t n, st[3];
     PS_CHECK(bsize(fn, a, 3, &n, st));
-    PS_CHECK(check(tape, fn, "Random variable", a[0], C_NOT_NAN));
-    PS_CHECK(check(tape, fn, "Location parameter", a[1], C_FINITE));
-    PS_CHECK(check(tape, fn, "Scale parameter", a[2], C_POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Random variable", a[0], PS_KERN_NOT_NAN));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Location parameter", a[1], PS_KERN_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Scale parameter", a[2], PS_KERN_POSITIVE_FINITE));
     bool var = any_var(a, 3), propto = e->propto;
     if (propto && !var)
         return zero(tape, out);
@@ -196,9 +171,9 @@ static ps_status d_weibull(frame *f, const lx *e, const sval *args, sval *out)
     ps_adv a[3] = {R(0), R(1), R(2)};
     size_t n, st[3];
     PS_CHECK(bsize(fn, a, 3, &n, st));
-    PS_CHECK(check(tape, fn, "Random variable", a[0], C_FINITE));
-    PS_CHECK(check(tape, fn, "Shape parameter", a[1], C_POSITIVE_FINITE));
-    PS_CHECK(check(tape, fn, "Scale parameter", a[2], C_POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Random variable", a[0], PS_KERN_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Shape parameter", a[1], PS_KERN_POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Scale parameter", a[2], PS_KERN_POSITIVE_FINITE));
     bool var = any_var(a, 3), propto = e->propto;
     if (propto && !var)
         return zero(tape, out);
@@ -252,10 +227,11 @@ static ps_status d_chi_family(frame *f, const lx *e, const sval *args, sval *out
     ps_adv a[3] = {R(0), R(1), kind == 2 ? R(2) : R(1)};
     size_t n, st[3];
     PS_CHECK(bsize(fn, a, k, &n, st));
-    PS_CHECK(check(tape, fn, "Random variable", a[0], C_NOT_NAN));
-    PS_CHECK(check(tape, fn, "Degrees of freedom parameter", a[1], C_POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Random variable", a[0], PS_KERN_NOT_NAN));
+    PS_CHECK(
+        ps_ad_check_arg(tape, fn, "Degrees of freedom parameter", a[1], PS_KERN_POSITIVE_FINITE));
     if (kind == 2)
-        PS_CHECK(check(tape, fn, "Scale parameter", a[2], C_POSITIVE_FINITE));
+        PS_CHECK(ps_ad_check_arg(tape, fn, "Scale parameter", a[2], PS_KERN_POSITIVE_FINITE));
     bool var = any_var(a, k), propto = e->propto;
     if (propto && !var)
         return zero(tape, out);
@@ -435,7 +411,7 @@ static ps_status cdf_generic(frame *f, const lx *e, const sval *args, sval *out)
         a[i] = R(i);
     size_t n, st[4];
     PS_CHECK(bsize(name, a, k, &n, st));
-    PS_CHECK(check(tape, name, "Random variable", a[0], C_NOT_NAN));
+    PS_CHECK(ps_ad_check_arg(tape, name, "Random variable", a[0], PS_KERN_NOT_NAN));
     ps_ad_partials P;
     PS_CHECK(ps_ad_partials_begin(tape, &P, a, k));
     double total = 0.0;
@@ -748,7 +724,7 @@ static ps_status d_categorical(frame *f, const lx *e, const sval *args, sval *ou
                                       "sum = %.15g, but should be 1",
                                       fn, sum);
     } else {
-        PS_CHECK(check(tape, fn, "log odds parameter", theta, C_FINITE));
+        PS_CHECK(ps_ad_check_arg(tape, fn, "log odds parameter", theta, PS_KERN_FINITE));
     }
     if (e->propto && !theta.var)
         return zero(tape, out);
@@ -792,7 +768,7 @@ static ps_status d_lkj(frame *f, const lx *e, const sval *args, sval *out)
     if (L.cols != K)
         return sm_error_at(f, PS_ERR_MODEL, e->offset, "%s: the matrix is %zu x %zu, not square",
                            fn, L.rows, L.cols);
-    PS_CHECK(check(tape, fn, "Shape parameter", eta, C_POSITIVE_FINITE));
+    PS_CHECK(ps_ad_check_arg(tape, fn, "Shape parameter", eta, PS_KERN_POSITIVE_FINITE));
     bool var = L.var || eta.var;
     if (e->propto && !var)
         return zero(tape, out);

@@ -314,19 +314,8 @@ static int step_chains(ps_run *run, ps_run_phase ph, int g, int64_t end, bool re
             if (ps_run_signal_pending())
                 break;
             ps_iter_stats stats;
-            ps_status st = ps_chain_step(chain, &stats);
-            if (st == PS_OK && ps_fault_point("sample_model_error") && it + 1 == 7)
-                st = ps_error(PS_ERR_MODEL,
-                              "chain %llu: model error at iteration 7 (injected fault "
-                              "sample_model_error)",
-                              (unsigned long long)ps_chain_id(chain));
-            if (st == PS_OK)
-                st = ps_run_after_step(run, c, ph, it, &stats, record);
-            if (st != PS_OK) {
-                ps_run_slot_fail(slot, st);
+            if (ps_run_step_chain(run, c, ph, it, record, &stats) != PS_OK)
                 break;
-            }
-            ps_run_progress_tick(run, c, 1, ph == PS_PHASE_SAMPLING);
         }
         if (ph == PS_PHASE_WARMUP)
             slot->seconds_warmup += ps_time_now() - t0;

@@ -144,6 +144,13 @@ ps_status ps_run_local_status(ps_run *run);
 ps_status ps_run_after_step(ps_run *run, size_t c, ps_run_phase ph, int64_t it,
                             const ps_iter_stats *stats, bool record);
 
+/* Local chain c makes iteration `it` in phase ph: the step (with the injected fault
+ * sample_model_error at iteration 7), the bookkeeping of ps_run_after_step, and a tick of
+ * the progress line. A failure is recorded in the chain's slot and returned; *stats holds
+ * the step's statistics. Called by the thread that runs the chain. */
+ps_status ps_run_step_chain(ps_run *run, size_t c, ps_run_phase ph, int64_t it, bool record,
+                            ps_iter_stats *stats);
+
 /* Whether a stop signal arrived in this process (SIGTERM, SIGINT, SIGUSR1). */
 bool ps_run_signal_pending(void);
 

@@ -113,6 +113,26 @@ ps_status ps_run_after_step(ps_run *run, size_t c, ps_run_phase ph, int64_t it,
     return PS_OK;
 }
 
+ps_status ps_run_step_chain(ps_run *run, size_t c, ps_run_phase ph, int64_t it, bool record,
+                            ps_iter_stats *stats)
+{
+    ps_run_slot *slot = &run->slots[c];
+    ps_status st = ps_chain_step(slot->chain, stats);
+    if (st == PS_OK && ps_fault_point("sample_model_error") && it + 1 == 7)
+        st = ps_error(PS_ERR_MODEL,
+                      "chain %llu: model error at iteration 7 (injected fault "
+                      "sample_model_error)",
+                      (unsigned long long)ps_chain_id(slot->chain));
+    if (st == PS_OK)
+        st = ps_run_after_step(run, c, ph, it, stats, record);
+    if (st != PS_OK) {
+        ps_run_slot_fail(slot, st);
+        return st;
+    }
+    ps_run_progress_tick(run, c, 1, ph == PS_PHASE_SAMPLING);
+    return PS_OK;
+}
+
 /* Grows the block buffer to hold `draws` draws per local chain. */
 ps_status ps_run_reserve_block(ps_run *run, size_t draws)
 {
@@ -350,19 +370,8 @@ static void run_chains(ps_run *run, ps_run_phase ph, int64_t target, bool record
             if (stop_now(run))
                 break;
             ps_iter_stats stats;
-            ps_status st = ps_chain_step(chain, &stats);
-            if (st == PS_OK && ps_fault_point("sample_model_error") && it + 1 == 7)
-                st = ps_error(PS_ERR_MODEL,
-                              "chain %llu: model error at iteration 7 (injected fault "
-                              "sample_model_error)",
-                              (unsigned long long)ps_chain_id(chain));
-            if (st == PS_OK)
-                st = ps_run_after_step(run, c, ph, it, &stats, record);
-            if (st != PS_OK) {
-                ps_run_slot_fail(slot, st);
+            if (ps_run_step_chain(run, c, ph, it, record, &stats) != PS_OK)
                 break;
-            }
-            ps_run_progress_tick(run, c, 1, ph == PS_PHASE_SAMPLING);
             if (ph == PS_PHASE_WARMUP && stats.window_end) {
                 slot->block_done = true;
                 break;
@@ -1244,6 +1253,25 @@ done:
  * Warmup
  * ------------------------------------------------------------------------------------- */
 
+/* Runs the local chains of phase ph to `target` and meets the other ranks at the sync point:
+ * agreed status, then a stop for a signal (*stopped), else the block's draws counted
+ * (*recorded). *t_sync is when the sync point began. Collective. */
+static ps_status run_block(ps_run *run, ps_run_phase ph, int64_t target, bool record, bool *stopped,
+                           size_t *recorded, double *t_sync)
+{
+    PS_CHECK(ps_comm_agree(run->comm,
+                           ps_run_reserve_block(run, ps_run_block_draws_needed(run, ph, target))));
+    run_chains(run, ph, target, record);
+    *t_sync = ps_time_now();
+    PS_CHECK(ps_comm_agree(run->comm, ps_run_local_status(run)));
+    if (stop_agreed(run)) {
+        *stopped = true;
+        return ps_run_stop_for_signal(run);
+    }
+    *recorded = 0;
+    return ps_comm_agree(run->comm, ps_run_block_finished(run, recorded));
+}
+
 /* One warmup block (to the next window end or the end of warmup) and its sync point.
  * Sets *stopped when the ranks agreed to stop for a signal. */
 static ps_status warmup_block(ps_run *run, bool *stopped)
@@ -1252,18 +1280,11 @@ static ps_status warmup_block(ps_run *run, bool *stopped)
     bool adaptive = cfg->adaptation.adaptive_warmup && cfg->adaptation.engaged;
     bool record = adaptive || cfg->output.save_warmup;
     int64_t target = ps_chain_warmup_length(run->slots[0].chain);
-    PS_CHECK(ps_comm_agree(
-        run->comm,
-        ps_run_reserve_block(run, ps_run_block_draws_needed(run, PS_PHASE_WARMUP, target))));
-    run_chains(run, PS_PHASE_WARMUP, target, record);
-    double t_sync = ps_time_now();
-    PS_CHECK(ps_comm_agree(run->comm, ps_run_local_status(run)));
-    if (stop_agreed(run)) {
-        *stopped = true;
-        return ps_run_stop_for_signal(run);
-    }
     size_t recorded = 0;
-    PS_CHECK(ps_comm_agree(run->comm, ps_run_block_finished(run, &recorded)));
+    double t_sync = 0.0;
+    PS_CHECK(run_block(run, PS_PHASE_WARMUP, target, record, stopped, &recorded, &t_sync));
+    if (*stopped)
+        return PS_OK;
     if (cfg->output.save_warmup)
         PS_CHECK(ps_run_trace_append(run, PS_TRACE_WARMUP, recorded, true));
     /* Pooled: the chains wait at the window end for the pooled metric. Not pooled: each
@@ -1326,18 +1347,11 @@ static ps_status warmup_finish(ps_run *run)
 static ps_status sampling_block(ps_run *run, bool *stopped, bool *finished)
 {
     int64_t target = ps_run_sampling_target(run);
-    PS_CHECK(ps_comm_agree(
-        run->comm,
-        ps_run_reserve_block(run, ps_run_block_draws_needed(run, PS_PHASE_SAMPLING, target))));
-    run_chains(run, PS_PHASE_SAMPLING, target, true);
-    double t_sync = ps_time_now();
-    PS_CHECK(ps_comm_agree(run->comm, ps_run_local_status(run)));
-    if (stop_agreed(run)) {
-        *stopped = true;
-        return ps_run_stop_for_signal(run);
-    }
     size_t recorded = 0;
-    PS_CHECK(ps_comm_agree(run->comm, ps_run_block_finished(run, &recorded)));
+    double t_sync = 0.0;
+    PS_CHECK(run_block(run, PS_PHASE_SAMPLING, target, true, stopped, &recorded, &t_sync));
+    if (*stopped)
+        return PS_OK;
     PS_CHECK(ps_run_sampling_sync(run, target, recorded, finished));
     run->t_sync += ps_time_now() - t_sync;
     ps_run_progress_sync(run);
